@@ -1,0 +1,31 @@
+# The public interface of the release toolchain. See README.md.
+SHELL := /bin/bash
+TSX := node_modules/.bin/tsx
+AVA := node_modules/.bin/ava
+
+.PHONY: deps proxy packages test typecheck clean
+
+# Installed from the machine's configured apt sources (run as root). See README.md.
+APT_PACKAGES := curl ca-certificates perl make binutils qemu-user-static libc6-arm64-cross shellcheck
+
+node_modules: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch node_modules
+
+deps:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES)
+
+proxy: node_modules
+	$(TSX) scripts/proxy.ts
+
+packages: proxy
+
+typecheck: node_modules
+	node_modules/.bin/tsc --noEmit
+
+test: proxy typecheck
+	$(AVA)
+
+clean:
+	rm -rf build dist

@@ -1,0 +1,172 @@
+// Loads and validates packaging/product.yaml, the single source of truth of the product.
+// Every error names the offending field by its path (e.g. `ports.services[3].upstream`),
+// so that whoever edits the YAML knows exactly what to fix.
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { parse } from 'yaml'
+import semver from 'semver'
+import { repoRoot } from './paths.ts'
+import { Fields, ValidationError, check } from './validate.ts'
+
+export const PRODUCT_FILE = path.join(repoRoot, 'packaging', 'product.yaml')
+
+export type ServiceKind = 'stats' | 'relay' | 'reserved'
+
+export interface Route {
+  pathPrefix: string
+  upstream: string
+}
+
+export interface Service {
+  offset: number
+  port: number
+  name: string
+  kind: ServiceKind
+  product: string
+  agentSetting?: string
+  upstream?: string
+  routes: Route[]
+}
+
+export interface Architecture {
+  name: string
+  deb: string
+  rpm: string
+}
+
+export interface Target {
+  family: string
+  minVersion: string
+}
+
+export interface Product {
+  name: string
+  version: string
+  summary: string
+  description: string
+  maintainer: string
+  vendor: string
+  homepage: string
+  license: string
+  paths: { prefix: string; embedded: string; configDir: string }
+  user: string
+  group: string
+  site: string
+  ports: { rangeStart: number; rangeSize: number; rangeEnd: number; services: Service[] }
+  glibcFloor: string
+  architectures: Architecture[]
+  targets: Target[]
+}
+
+export class ProductError extends ValidationError {}
+
+const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+$/
+const SERVICE_NAME = /^[a-z][a-z0-9-]*$/
+const ABSOLUTE_PATH = /^\/[A-Za-z0-9._/-]+[^/]$/
+const HOSTNAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/
+const SYSTEM_NAME = /^[a-z_][a-z0-9_-]*$/
+const FAMILIES = ['debian', 'ubuntu', 'rhel', 'suse']
+const KINDS: ServiceKind[] = ['stats', 'relay', 'reserved']
+
+export function loadProduct(file = PRODUCT_FILE): Product {
+  let raw: unknown
+  try {
+    raw = parse(readFileSync(file, 'utf8'))
+  } catch (err) {
+    throw new ProductError(`${file}: not valid YAML: ${(err as Error).message}`)
+  }
+  return validateProduct(raw, file)
+}
+
+export function validateProduct(raw: unknown, source = 'product definition'): Product {
+  const f = new Fields(raw, source, ProductError)
+  const site = f.str('site', HOSTNAME)
+  const prefix = f.str('paths.prefix', ABSOLUTE_PATH)
+  const rangeStart = f.int('ports.range_start', 1024, 65535)
+  const rangeSize = f.int('ports.range_size', 1, 64)
+  const product: Product = {
+    name: f.str('name', PACKAGE_NAME),
+    version: f.str('version'),
+    summary: f.str('summary'),
+    description: f.str('description'),
+    maintainer: f.str('maintainer', /^.+ <[^@\s]+@[^@\s]+>$/),
+    vendor: f.str('vendor'),
+    homepage: f.str('homepage', /^https:\/\//),
+    license: f.str('license'),
+    paths: { prefix, embedded: `${prefix}/embedded`, configDir: f.str('paths.config_dir', ABSOLUTE_PATH) },
+    user: f.str('user', SYSTEM_NAME),
+    group: f.str('group', SYSTEM_NAME),
+    site,
+    ports: {
+      rangeStart,
+      rangeSize,
+      rangeEnd: rangeStart + rangeSize - 1,
+      services: f.list('ports.services').map((s) => validateService(s, rangeStart, site)),
+    },
+    glibcFloor: f.str('glibc_floor', /^2\.\d+$/),
+    architectures: f.list('architectures').map((a) => ({
+      name: a.str('name', /^(x86_64|aarch64)$/),
+      deb: a.str('deb', /^[a-z0-9]+$/),
+      rpm: a.str('rpm', /^[a-z0-9_]+$/),
+    })),
+    targets: f.list('targets').map((t) => ({
+      family: t.oneOf('family', FAMILIES),
+      minVersion: t.str('min_version', /^\d+(\.\d+)?$/),
+    })),
+  }
+  check(semver.valid(product.version) !== null, ProductError, `${source}: version: '${product.version}' is not a semantic version (e.g. 1.2.0 or 1.2.0-rc.1)`)
+  checkPortMap(product, source)
+  checkUnique(product.architectures.map((a) => a.name), `${source}: architectures`)
+  return product
+}
+
+function validateService(s: Fields, rangeStart: number, site: string): Service {
+  const kind = s.oneOf('kind', KINDS) as ServiceKind
+  const offset = s.int('offset', 0, 63)
+  const inSite = new RegExp(`^([a-z0-9-]+\\.)+${site.replace(/\./g, '\\.')}$`)
+  const upstream = kind === 'relay' ? s.str('upstream', HOSTNAME) : s.absent('upstream', `only relay services have an upstream`)
+  if (upstream !== undefined) s.require(inSite.test(upstream), 'upstream', `'${upstream}' is not a host in the site ${site}`)
+  const routes = s.optionalList('routes').map((r) => {
+    const route = { pathPrefix: r.str('path_prefix', /^\/[A-Za-z0-9/_.-]*$/), upstream: r.str('upstream', HOSTNAME) }
+    r.require(inSite.test(route.upstream), 'upstream', `'${route.upstream}' is not a host in the site ${site}`)
+    return route
+  })
+  return {
+    offset,
+    port: rangeStart + offset,
+    name: s.str('name', SERVICE_NAME),
+    kind,
+    product: s.str('product'),
+    agentSetting: s.optionalStr('agent_setting', /^[a-z_.]+$/),
+    upstream,
+    routes,
+  }
+}
+
+// The Agent derives every port from range_start + offset, so the map must cover the range
+// exactly: one service per offset, no gap, no overlap, and exactly one stats listener.
+function checkPortMap(product: Product, source: string): void {
+  const { services, rangeSize } = product.ports
+  const where = `${source}: ports.services`
+  check(services.length === rangeSize, ProductError, `${where}: ${services.length} services for ports.range_size ${rangeSize}`)
+  services.forEach((s, i) =>
+    check(s.offset === i, ProductError, `${where}[${i}].offset: expected ${i} (offsets must run 0..${rangeSize - 1} in order), got ${s.offset}`),
+  )
+  checkUnique(services.map((s) => s.name), `${where}[].name`)
+  const stats = services.filter((s) => s.kind === 'stats').length
+  check(stats === 1, ProductError, `${where}: exactly one service of kind 'stats' is needed, found ${stats}`)
+}
+
+function checkUnique(values: string[], where: string): void {
+  const seen = new Set<string>()
+  for (const v of values) {
+    check(!seen.has(v), ProductError, `${where}: '${v}' appears twice`)
+    seen.add(v)
+  }
+}
+
+export function architecture(product: Product, name: string): Architecture {
+  const arch = product.architectures.find((a) => a.name === name)
+  if (!arch) throw new ProductError(`unknown architecture '${name}' (product.yaml lists: ${product.architectures.map((a) => a.name).join(', ')})`)
+  return arch
+}
