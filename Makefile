@@ -6,7 +6,8 @@ AVA := node_modules/.bin/ava
 .PHONY: deps proxy packages test typecheck clean
 
 # Installed from the machine's configured apt sources (run as root). See README.md.
-APT_PACKAGES := curl ca-certificates perl make binutils qemu-user-static libc6-arm64-cross shellcheck
+APT_PACKAGES := curl ca-certificates perl make binutils qemu-user-static libc6-arm64-cross shellcheck \
+	rpm lintian rpmlint systemd debootstrap
 
 node_modules: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -20,11 +21,12 @@ proxy: node_modules
 	$(TSX) scripts/proxy.ts
 
 packages: proxy
+	$(TSX) scripts/packages.ts
 
 typecheck: node_modules
 	node_modules/.bin/tsc --noEmit
 
-test: proxy typecheck
+test: packages typecheck
 	$(AVA)
 
 clean:

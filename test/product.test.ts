@@ -28,6 +28,8 @@ const badFields: [string, (d: any) => void, RegExp][] = [
   ['missing name', (d) => delete d.name, /: name: expected a non-empty string/],
   ['invalid package name', (d) => (d.name = 'Datadog FIPS'), /: name: 'Datadog FIPS' does not match/],
   ['version not semver', (d) => (d.version = '1.2'), /version: '1.2' is not a semantic version/],
+  ['pre-release dpkg and rpm cannot order', (d) => (d.version = '1.2.0-rc10'), /version: '1\.2\.0-rc10': pre-release 'rc10' must be one of/],
+  ['release iteration zero', (d) => (d.release.iteration = 0), /release\.iteration: 0 is outside 1\.\.9999/],
   ['relative prefix', (d) => (d.paths.prefix = 'opt/x'), /paths\.prefix: 'opt\/x' does not match/],
   ['port range start not a number', (d) => (d.ports.range_start = '9803'), /ports\.range_start: expected an integer, got string "9803"/],
   ['port out of range', (d) => (d.ports.range_start = 70000), /ports\.range_start: 70000 is outside 1024\.\.65535/],

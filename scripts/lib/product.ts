@@ -4,9 +4,9 @@
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { parse } from 'yaml'
-import semver from 'semver'
 import { repoRoot } from './paths.ts'
 import { Fields, ValidationError, check } from './validate.ts'
+import { VersionError, upstreamVersion } from './version.ts'
 
 export const PRODUCT_FILE = path.join(repoRoot, 'packaging', 'product.yaml')
 
@@ -34,6 +34,17 @@ export interface Architecture {
   rpm: string
 }
 
+export interface PackageFormat {
+  id: string
+  kind: 'deb' | 'rpm'
+  families: string[]
+  caBundle: string
+  unitDir: string
+  depends: string[]
+  preDepends: string[]
+  rpmGroup?: string
+}
+
 export interface Target {
   family: string
   minVersion: string
@@ -42,6 +53,8 @@ export interface Target {
 export interface Product {
   name: string
   version: string
+  release: { iteration: number; suseSuffix: string }
+  displayName: string
   summary: string
   description: string
   maintainer: string
@@ -55,6 +68,7 @@ export interface Product {
   ports: { rangeStart: number; rangeSize: number; rangeEnd: number; services: Service[] }
   glibcFloor: string
   architectures: Architecture[]
+  packages: PackageFormat[]
   targets: Target[]
 }
 
@@ -87,6 +101,8 @@ export function validateProduct(raw: unknown, source = 'product definition'): Pr
   const product: Product = {
     name: f.str('name', PACKAGE_NAME),
     version: f.str('version'),
+    release: { iteration: f.int('release.iteration', 1, 9999), suseSuffix: f.str('release.suse_suffix', /^\.[a-z0-9]+$/) },
+    displayName: f.str('display_name'),
     summary: f.str('summary'),
     description: f.str('description'),
     maintainer: f.str('maintainer', /^.+ <[^@\s]+@[^@\s]+>$/),
@@ -109,14 +125,33 @@ export function validateProduct(raw: unknown, source = 'product definition'): Pr
       deb: a.str('deb', /^[a-z0-9]+$/),
       rpm: a.str('rpm', /^[a-z0-9_]+$/),
     })),
+    packages: f.list('packages').map((p) => ({
+      id: p.str('id', /^[a-z][a-z0-9-]*$/),
+      kind: p.oneOf('kind', ['deb', 'rpm'] as const),
+      families: p.strings('families', new RegExp(`^(${FAMILIES.join('|')})$`)),
+      caBundle: p.str('ca_bundle', ABSOLUTE_PATH),
+      unitDir: p.str('unit_dir', ABSOLUTE_PATH),
+      depends: p.get('depends') === undefined ? [] : p.strings('depends', PACKAGE_NAME),
+      preDepends: p.get('pre_depends') === undefined ? [] : p.strings('pre_depends', PACKAGE_NAME),
+      rpmGroup: p.optionalStr('rpm_group'),
+    })),
     targets: f.list('targets').map((t) => ({
       family: t.oneOf('family', FAMILIES),
       minVersion: t.str('min_version', /^\d+(\.\d+)?$/),
     })),
   }
-  check(semver.valid(product.version) !== null, ProductError, `${source}: version: '${product.version}' is not a semantic version (e.g. 1.2.0 or 1.2.0-rc.1)`)
+  try {
+    upstreamVersion(product.version)
+  } catch (err) {
+    if (err instanceof VersionError) throw new ProductError(`${source}: version: ${err.message}`)
+    throw err
+  }
   checkPortMap(product, source)
   checkUnique(product.architectures.map((a) => a.name), `${source}: architectures`)
+  checkUnique(product.packages.map((p) => p.id), `${source}: packages`)
+  for (const t of product.targets) {
+    check(product.packages.some((p) => p.families.includes(t.family)), ProductError, `${source}: targets: no package in 'packages' serves the family '${t.family}'`)
+  }
   return product
 }
 

@@ -1,0 +1,105 @@
+// The example HAProxy configuration, generated from the port map of the product definition.
+// One listener per port of the range, all on loopback (DD_FIPS_LOCAL_ADDRESS, 127.0.0.1 unless
+// the service environment sets it): the Agent talks plain HTTP to it, and every relay re-encrypts
+// towards its upstream host on 443 with TLS 1.2+ and FIPS-approved AES-GCM suites only,
+// verifying the certificate and the host name against the distro's CA bundle.
+import type { Product, Service } from './product.ts'
+
+// TLS 1.2: ECDHE with AES-GCM (FIPS 140-2 approved; no ChaCha20, no CBC, no RSA key exchange).
+export const TLS12_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+]
+export const TLS13_SUITES = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384']
+
+// Servers per backend: the intake hosts resolve to several addresses; HAProxy fills these slots.
+const SERVER_SLOTS = 4
+
+export interface ConfigOptions {
+  caBundle: string
+  // Where the config is generated for, shown in its header.
+  flavour: string
+}
+
+const bind = (s: Service) => `    bind "\${DD_FIPS_LOCAL_ADDRESS}:${s.port}"`
+
+function backendName(host: string, service: Service): string {
+  return host === service.upstream ? `datadog-${service.name}` : `datadog-${service.name}-${host.split('.')[0]}`
+}
+
+function backend(name: string, host: string): string[] {
+  return [
+    `backend ${name}`,
+    `    http-request set-header Host ${host}`,
+    `    server-template mothership ${SERVER_SLOTS} ${host}:443 sni str(${host}) verifyhost ${host} check-sni ${host}`,
+    '',
+  ]
+}
+
+function section(service: Service): string[] {
+  const head = `# ${service.port}: ${service.product}${service.agentSetting ? ` (Agent setting ${service.agentSetting})` : ''}`
+  if (service.kind === 'stats') {
+    return [head, `listen stats`, bind(service), '    stats enable', '    stats uri /', '    stats refresh 10s', '    stats show-legends', '']
+  }
+  if (service.kind === 'reserved') {
+    // Bound so that the whole range stays the proxy's, as the Agent expects.
+    return [head, `frontend ${service.name}-reserved`, bind(service), `    http-request return status 404 content-type text/plain string "port reserved for ${service.name}"`, '']
+  }
+  const upstream = service.upstream!
+  return [
+    head,
+    `frontend ${service.name}-forwarder`,
+    bind(service),
+    ...service.routes.map((r) => `    use_backend ${backendName(r.upstream, service)} if { path_beg ${r.pathPrefix} }`),
+    `    default_backend ${backendName(upstream, service)}`,
+    '',
+    ...backend(backendName(upstream, service), upstream),
+    ...service.routes.flatMap((r) => backend(backendName(r.upstream, service), r.upstream)),
+  ]
+}
+
+export function renderHaproxyConfig(product: Product, opts: ConfigOptions): string {
+  return [
+    `# ${product.name} ${product.version}: example configuration (${opts.flavour}).`,
+    `# Generated from the product definition; the package never installs or changes the live`,
+    `# configuration. To use it:`,
+    `#   cp ${product.paths.configDir}/${product.name}.cfg.example ${product.paths.configDir}/${product.name}.cfg`,
+    `#   chown ${product.user}:${product.group} ${product.paths.configDir}/${product.name}.cfg && chmod 640 ${product.paths.configDir}/${product.name}.cfg`,
+    `# The Agent must have fips.enabled: true, fips.https: false, fips.port_range_start: ${product.ports.rangeStart}.`,
+    '',
+    'global',
+    '    # Listeners stay on loopback: the Agent-to-proxy leg is plain HTTP.',
+    '    presetenv DD_FIPS_LOCAL_ADDRESS 127.0.0.1',
+    '    log stdout format short daemon notice',
+    '    maxconn 4096',
+    '    ssl-server-verify required',
+    '    ssl-default-server-options ssl-min-ver TLSv1.2 no-tls-tickets',
+    `    ssl-default-server-ciphers ${TLS12_CIPHERS.join(':')}`,
+    `    ssl-default-server-ciphersuites ${TLS13_SUITES.join(':')}`,
+    '',
+    'resolvers system',
+    '    parse-resolv-conf',
+    '    hold valid 10s',
+    '    accepted_payload_size 8192',
+    '',
+    'defaults',
+    '    mode http',
+    '    log global',
+    '    option dontlognull',
+    '    option http-keep-alive',
+    '    http-reuse safe',
+    '    retries 3',
+    '    option redispatch',
+    '    timeout connect 5s',
+    '    timeout client 30s',
+    '    timeout server 30s',
+    '    timeout http-request 10s',
+    '    timeout http-keep-alive 10s',
+    // init-addr none: start even when DNS is not answering yet; servers come up once resolved.
+    `    default-server ssl verify required ca-file ${opts.caBundle} check inter 10s fall 3 rise 2 resolvers system init-addr none resolve-prefer ipv4`,
+    '',
+    ...product.ports.services.flatMap(section),
+  ].join('\n')
+}

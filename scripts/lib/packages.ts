@@ -1,0 +1,100 @@
+// make packages: every package format x architecture from one product definition, then
+// SHA256SUMS, a JSON manifest and a summary table in dist/.
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { $ } from 'zx'
+import { debPackager } from './deb.ts'
+import { Progress } from './exec.ts'
+import type { Packager } from './packager.ts'
+import { buildDir, repoRoot } from './paths.ts'
+import type { PackageFormat, Product } from './product.ts'
+import { type BuildReport, proxyOutDir } from './proxy-build.ts'
+import { rpmPackager } from './rpm.ts'
+import { sha256File } from './sources.ts'
+import { stage } from './staging.ts'
+import { packageVersions } from './version.ts'
+
+export const PACKAGERS: Record<PackageFormat['kind'], Packager> = { deb: debPackager, rpm: rpmPackager }
+
+export interface BuiltPackage {
+  file: string
+  format: string
+  name: string
+  version: string
+  arch: string
+  size: number
+  sha256: string
+}
+
+export interface PackagesOptions {
+  product: Product
+  outDir: string
+  sourceDateEpoch: number
+  // Where each architecture's proxy tree is (default: build/proxy/<arch>).
+  proxyTree?: (arch: string) => string
+  // Scratch space and the log of the packaging tools (default: build/packages).
+  workDir?: string
+}
+
+// SOURCE_DATE_EPOCH from the environment, else the time of the last commit.
+export async function sourceDateEpoch(): Promise<number> {
+  if (process.env.SOURCE_DATE_EPOCH) {
+    const v = Number(process.env.SOURCE_DATE_EPOCH)
+    if (!Number.isInteger(v) || v < 0) throw new Error(`SOURCE_DATE_EPOCH='${process.env.SOURCE_DATE_EPOCH}' is not a Unix time`)
+    return v
+  }
+  const r = await $({ nothrow: true, quiet: true, cwd: repoRoot })`git log -1 --format=%ct`
+  if (r.exitCode !== 0 || !r.stdout.trim()) throw new Error('no SOURCE_DATE_EPOCH and no git commit to take it from: set SOURCE_DATE_EPOCH')
+  return Number(r.stdout.trim())
+}
+
+export function readReport(tree: string): BuildReport {
+  return JSON.parse(readFileSync(path.join(tree, 'build-report.json'), 'utf8'))
+}
+
+export async function buildPackages(opts: PackagesOptions): Promise<BuiltPackage[]> {
+  const { product } = opts
+  const versions = packageVersions(product.version, product.release)
+  const workRoot = opts.workDir ?? path.join(buildDir, 'packages')
+  const log = path.join(workRoot, 'packages.log')
+  mkdirSync(workRoot, { recursive: true })
+  mkdirSync(opts.outDir, { recursive: true })
+  writeFileSync(log, `packages ${product.name} ${product.version}\n`)
+  const built: BuiltPackage[] = []
+  for (const arch of product.architectures) {
+    const tree = (opts.proxyTree ?? proxyOutDir)(arch.name)
+    const report = readReport(tree)
+    for (const format of product.packages) {
+      const packager = PACKAGERS[format.kind]
+      const workDir = path.join(workRoot, `${format.id}-${arch.name}`)
+      const progress = new Progress(`${format.id} ${arch.name}`)
+      const job = { product, format, arch, versions, report, workDir, outDir: opts.outDir, sourceDateEpoch: opts.sourceDateEpoch, log }
+      const staged = await progress.step('stage', () =>
+        stage({ ...job, proxyTree: tree }, path.join(workDir, 'staging')))
+      const file = await progress.step(`pack ${packager.fileName(job)}`, () => packager.build({ ...job, staged }))
+      built.push({
+        file: path.basename(file),
+        format: format.id,
+        name: product.name,
+        version: packager.version(job),
+        arch: format.kind === 'deb' ? arch.deb : arch.rpm,
+        size: statSync(file).size,
+        sha256: await sha256File(file),
+      })
+      rmSync(workDir, { recursive: true, force: true })
+    }
+  }
+  return built
+}
+
+export function writeIndex(outDir: string, product: Product, packages: BuiltPackage[], reports: Record<string, BuildReport>): void {
+  writeFileSync(path.join(outDir, 'SHA256SUMS'), packages.map((p) => `${p.sha256}  ${p.file}\n`).join(''))
+  const manifest = { product: product.name, version: product.version, packages, proxy_builds: reports }
+  writeFileSync(path.join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`)
+}
+
+export function summaryTable(packages: BuiltPackage[]): string {
+  const rows = [['package', 'format', 'arch', 'version', 'size', 'sha256'], ...packages.map((p) => [p.file, p.format, p.arch, p.version, `${(p.size / 1048576).toFixed(2)} MiB`, p.sha256.slice(0, 16)])]
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)))
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ')).join('\n')
+}

@@ -1,0 +1,158 @@
+// Staging: the file tree of one package (format x architecture) as it is installed, assembled
+// from the proxy tree and the files rendered from the product definition, plus the maintainer
+// scripts. Every packager packs a staged tree; none decides what goes in it.
+import { chmodSync, cpSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { gzipSync } from 'node:zlib'
+import { renderHaproxyConfig } from './haproxy-config.ts'
+import { repoRoot } from './paths.ts'
+import type { Architecture, PackageFormat, Product } from './product.ts'
+import type { BuildReport } from './proxy-build.ts'
+import { render } from './template.ts'
+import type { PackageVersions } from './version.ts'
+
+const PACKAGING = path.join(repoRoot, 'packaging')
+const template = (name: string) => readFileSync(path.join(PACKAGING, 'templates', name), 'utf8')
+
+export interface StagedEntry {
+  // Absolute install path (e.g. /opt/datadog-fips-proxy/embedded/sbin/haproxy).
+  path: string
+  type: 'file' | 'dir' | 'symlink'
+  mode: number
+  // A configuration file under /etc (dpkg conffile, rpm %config).
+  config: boolean
+}
+
+export interface Staged {
+  root: string
+  entries: StagedEntry[]
+  scripts: Record<string, string>
+  installedSizeKiB: number
+}
+
+export interface StageInput {
+  product: Product
+  format: PackageFormat
+  arch: Architecture
+  versions: PackageVersions
+  proxyTree: string
+  report: BuildReport
+  sourceDateEpoch: number
+}
+
+export const liveConfig = (p: Product) => `${p.paths.configDir}/${p.name}.cfg`
+export const exampleConfig = (p: Product) => `${liveConfig(p)}.example`
+export const fipsinstallPath = (p: Product) => `${p.paths.prefix}/bin/fipsinstall`
+
+// The values every template of the product may use.
+export function templateValues(p: Product): Record<string, string> {
+  return {
+    NAME: p.name,
+    DISPLAY_NAME: p.displayName,
+    VERSION: p.version,
+    USER: p.user,
+    GROUP: p.group,
+    PREFIX: p.paths.prefix,
+    EMBEDDED: p.paths.embedded,
+    LIVE_CONFIG: liveConfig(p),
+    FIPSINSTALL: fipsinstallPath(p),
+    HOMEPAGE: p.homepage,
+  }
+}
+
+// Maintainer scripts, written once per concern (packaging/scripts/functions.sh) and rendered per
+// format: deb gets whole scripts, rpm gets scriptlet bodies; each carries the shared functions.
+export function maintainerScripts(p: Product, kind: 'deb' | 'rpm'): Record<string, string> {
+  const values = templateValues(p)
+  const functions = render(readFileSync(path.join(PACKAGING, 'scripts', 'functions.sh'), 'utf8'), values, 'functions.sh').trimEnd()
+  const dir = path.join(PACKAGING, 'scripts', kind)
+  return Object.fromEntries(
+    readdirSync(dir).sort().map((name) => {
+      const body = readFileSync(path.join(dir, name), 'utf8')
+      const text = kind === 'deb' ? render(body, { ...values, FUNCTIONS: functions }, name) : `${functions}\n\n${render(body, values, name)}`
+      return [name, text]
+    }),
+  )
+}
+
+export function stage(input: StageInput, root: string): Staged {
+  const { product: p, format } = input
+  const values = templateValues(p)
+  const entries = new Map<string, StagedEntry>()
+  rmSync(root, { recursive: true, force: true })
+  mkdirSync(root, { recursive: true })
+
+  const dirsOf = (file: string) => {
+    for (let d = path.dirname(file); d !== '/'; d = path.dirname(d)) {
+      if (!entries.has(d)) entries.set(d, { path: d, type: 'dir', mode: 0o755, config: false })
+    }
+  }
+  const add = (dest: string, content: string | Buffer, mode = 0o644) => {
+    const abs = path.join(root, dest)
+    mkdirSync(path.dirname(abs), { recursive: true })
+    writeFileSync(abs, content)
+    chmodSync(abs, mode)
+    entries.set(dest, { path: dest, type: 'file', mode, config: dest.startsWith('/etc/') })
+    dirsOf(dest)
+  }
+
+  // The proxy tree, as built. Shared libraries follow the family's rule: not executable on Debian
+  // (policy 8.1), executable on RHEL and SUSE (rpmlint's shared-library-not-executable).
+  cpSync(path.join(input.proxyTree, 'opt'), path.join(root, 'opt'), { recursive: true, verbatimSymlinks: true })
+  for (const rel of readdirSync(path.join(root, 'opt'), { recursive: true, encoding: 'utf8' })) {
+    const dest = `/opt/${rel}`
+    const st = lstatSync(path.join(root, dest))
+    if (st.isFile() && /\.so(\.\d+)*$/.test(dest)) chmodSync(path.join(root, dest), format.kind === 'rpm' ? 0o755 : 0o644)
+    const mode = lstatSync(path.join(root, dest)).mode & 0o7777
+    entries.set(dest, { path: dest, type: st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file', mode, config: false })
+    dirsOf(dest)
+  }
+
+  add(fipsinstallPath(p), render(template('fipsinstall.sh'), values, 'fipsinstall.sh'), 0o755)
+  add(exampleConfig(p), renderHaproxyConfig(p, { caBundle: format.caBundle, flavour: `${format.id} package, CA bundle ${format.caBundle}` }))
+  add(`${format.unitDir}/${p.name}.service`, render(template(`${p.name}.service`), values, 'unit'))
+
+  const doc = `/usr/share/doc/${p.name}`
+  const copyright = render(template('copyright'), {
+    ...values,
+    MAINTAINER: p.maintainer,
+    VENDOR: p.vendor,
+    EMBEDDED_REL: p.paths.embedded.slice(1),
+    HAPROXY_VERSION: input.report.components.haproxy.version,
+    OPENSSL_VERSION: input.report.components.openssl.version,
+    FIPS_PROVIDER_VERSION: input.report.fips_provider.version,
+  }, 'copyright')
+  add(`${doc}/copyright`, copyright)
+
+  if (format.kind === 'deb') {
+    // Ubuntu 14.04 boots with upstart.
+    add(`/etc/init/${p.name}.conf`, render(template(`${p.name}.upstart`), values, 'upstart job'))
+    add(`${doc}/changelog.Debian.gz`, gzipSync(debianChangelog(input), { level: 9 }))
+    add(`/usr/share/lintian/overrides/${p.name}`, render(readFileSync(path.join(PACKAGING, 'lintian', 'overrides'), 'utf8'), values, 'lintian overrides'))
+  }
+  if (format.families.includes('suse')) {
+    // SUSE convention: rc<service> for the service command.
+    const link = `/usr/sbin/rc${p.name}`
+    mkdirSync(path.join(root, '/usr/sbin'), { recursive: true })
+    symlinkSync('/sbin/service', path.join(root, link))
+    entries.set(link, { path: link, type: 'symlink', mode: 0o777, config: false })
+    dirsOf(link)
+  }
+
+  // Reproducible archives: every mtime is SOURCE_DATE_EPOCH.
+  const sorted = [...entries.values()].sort((a, b) => a.path.localeCompare(b.path))
+  for (const e of sorted.filter((e) => e.type !== 'symlink')) utimesSync(path.join(root, e.path), input.sourceDateEpoch, input.sourceDateEpoch)
+  const bytes = sorted.filter((e) => e.type === 'file').reduce((sum, e) => sum + lstatSync(path.join(root, e.path)).size, 0)
+  return { root, entries: sorted, scripts: maintainerScripts(p, format.kind), installedSizeKiB: Math.ceil(bytes / 1024) }
+}
+
+export function changelogEntry(input: StageInput): string {
+  const c = input.report.components
+  return `Release ${input.product.version}: HAProxy ${c.haproxy.version}, OpenSSL ${c.openssl.version}, FIPS provider ${input.report.fips_provider.version}` +
+    (input.report.fips_provider.validated ? ' (validated, CMVP #4282).' : ' (NOT a validated provider).')
+}
+
+function debianChangelog(input: StageInput): string {
+  const date = new Date(input.sourceDateEpoch * 1000).toUTCString().replace('GMT', '+0000')
+  return `${input.product.name} (${input.versions.deb}) stable; urgency=medium\n\n  * ${changelogEntry(input)}\n\n -- ${input.product.maintainer}  ${date}\n`
+}
