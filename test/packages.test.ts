@@ -6,9 +6,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { $ } from 'zx'
 import { distDir, repoRoot } from '../scripts/lib/paths.ts'
-import { loadProduct } from '../scripts/lib/product.ts'
+import { exampleConfig, liveConfig, loadProduct } from '../scripts/lib/product.ts'
 import { sha256File } from '../scripts/lib/sources.ts'
-import { exampleConfig, liveConfig } from '../scripts/lib/staging.ts'
 import { distPackage, manifest } from './helpers/dist.ts'
 
 const product = loadProduct()
@@ -61,7 +60,7 @@ for (const format of product.packages) {
         [`${E}/bin/openssl`]: '-rwxr-xr-x',
         [`${E}/lib/libssl.so.3`]: libMode,
         [`${E}/lib/libcrypto.so.3`]: libMode,
-        [`${E}/lib/ossl-modules/fips.so`]: '-rw-r--r--',
+        [`${E}/lib/ossl-modules/fips.so`]: libMode,
         [`${E}/ssl/openssl.cnf`]: '-rw-r--r--',
         [`${product.paths.prefix}/bin/fipsinstall`]: '-rwxr-xr-x',
         [exampleConfig(product)]: '-rw-r--r--',

@@ -1,7 +1,11 @@
-# Functions shared by the deb and rpm maintainer scripts of @NAME@ (rendered into each script).
+# Definitions shared by the deb and rpm maintainer scripts of @NAME@. Each script gets the ones it
+# uses (scripts/lib/maintainer-scripts.ts): one definition per blank-line separated block.
 # POSIX sh: maintainer scripts run under dash on Debian and bash on RHEL/SUSE.
 
+# The systemd unit.
 unit=@NAME@.service
+
+# The upstart job (Ubuntu 14.04).
 job=@NAME@
 
 # The Agent's package normally creates @USER@; create it only if it is missing, never delete it.

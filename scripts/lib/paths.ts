@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const buildDir = path.join(repoRoot, 'build')
 export const distDir = path.join(repoRoot, 'dist')
+export const PACKAGING = path.join(repoRoot, 'packaging')
 
 // DD_FIPS_CACHE_DIR overrides; otherwise the XDG cache directory of the user running the build.
 export function cacheDir(): string {

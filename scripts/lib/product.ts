@@ -205,3 +205,24 @@ export function architecture(product: Product, name: string): Architecture {
   if (!arch) throw new ProductError(`unknown architecture '${name}' (product.yaml lists: ${product.architectures.map((a) => a.name).join(', ')})`)
   return arch
 }
+
+// Paths and template values derived from the product definition.
+export const liveConfig = (p: Product) => `${p.paths.configDir}/${p.name}.cfg`
+export const exampleConfig = (p: Product) => `${liveConfig(p)}.example`
+export const fipsinstallPath = (p: Product) => `${p.paths.prefix}/bin/fipsinstall`
+
+// The values every template of the product may use.
+export function templateValues(p: Product): Record<string, string> {
+  return {
+    NAME: p.name,
+    DISPLAY_NAME: p.displayName,
+    VERSION: p.version,
+    USER: p.user,
+    GROUP: p.group,
+    PREFIX: p.paths.prefix,
+    EMBEDDED: p.paths.embedded,
+    LIVE_CONFIG: liveConfig(p),
+    FIPSINSTALL: fipsinstallPath(p),
+    HOMEPAGE: p.homepage,
+  }
+}

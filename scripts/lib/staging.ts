@@ -5,13 +5,13 @@ import { chmodSync, cpSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmS
 import path from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { renderHaproxyConfig } from './haproxy-config.ts'
-import { repoRoot } from './paths.ts'
-import type { Architecture, PackageFormat, Product } from './product.ts'
+import { maintainerScripts } from './maintainer-scripts.ts'
+import { PACKAGING } from './paths.ts'
+import { type Architecture, type PackageFormat, type Product, exampleConfig, fipsinstallPath, templateValues } from './product.ts'
 import type { BuildReport } from './proxy-build.ts'
 import { render } from './template.ts'
 import type { PackageVersions } from './version.ts'
 
-const PACKAGING = path.join(repoRoot, 'packaging')
 const template = (name: string) => readFileSync(path.join(PACKAGING, 'templates', name), 'utf8')
 
 export interface StagedEntry {
@@ -38,41 +38,6 @@ export interface StageInput {
   proxyTree: string
   report: BuildReport
   sourceDateEpoch: number
-}
-
-export const liveConfig = (p: Product) => `${p.paths.configDir}/${p.name}.cfg`
-export const exampleConfig = (p: Product) => `${liveConfig(p)}.example`
-export const fipsinstallPath = (p: Product) => `${p.paths.prefix}/bin/fipsinstall`
-
-// The values every template of the product may use.
-export function templateValues(p: Product): Record<string, string> {
-  return {
-    NAME: p.name,
-    DISPLAY_NAME: p.displayName,
-    VERSION: p.version,
-    USER: p.user,
-    GROUP: p.group,
-    PREFIX: p.paths.prefix,
-    EMBEDDED: p.paths.embedded,
-    LIVE_CONFIG: liveConfig(p),
-    FIPSINSTALL: fipsinstallPath(p),
-    HOMEPAGE: p.homepage,
-  }
-}
-
-// Maintainer scripts, written once per concern (packaging/scripts/functions.sh) and rendered per
-// format: deb gets whole scripts, rpm gets scriptlet bodies; each carries the shared functions.
-export function maintainerScripts(p: Product, kind: 'deb' | 'rpm'): Record<string, string> {
-  const values = templateValues(p)
-  const functions = render(readFileSync(path.join(PACKAGING, 'scripts', 'functions.sh'), 'utf8'), values, 'functions.sh').trimEnd()
-  const dir = path.join(PACKAGING, 'scripts', kind)
-  return Object.fromEntries(
-    readdirSync(dir).sort().map((name) => {
-      const body = readFileSync(path.join(dir, name), 'utf8')
-      const text = kind === 'deb' ? render(body, { ...values, FUNCTIONS: functions }, name) : `${functions}\n\n${render(body, values, name)}`
-      return [name, text]
-    }),
-  )
 }
 
 export function stage(input: StageInput, root: string): Staged {
