@@ -73,7 +73,8 @@ export function renderHaproxyConfig(product: Product, opts: ConfigOptions): stri
     '    # Listeners stay on loopback: the Agent-to-proxy leg is plain HTTP.',
     '    presetenv DD_FIPS_LOCAL_ADDRESS 127.0.0.1',
     '    log stdout format short daemon notice',
-    '    maxconn 4096',
+    // No maxconn: HAProxy derives it from the file descriptor limit it gets (the unit raises it to
+    // 65536); a fixed value above what a host or container allows would stop it from starting.
     '    ssl-server-verify required',
     '    ssl-default-server-options ssl-min-ver TLSv1.2 no-tls-tickets',
     `    ssl-default-server-ciphers ${TLS12_CIPHERS.join(':')}`,
