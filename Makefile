@@ -6,7 +6,7 @@ AVA := node_modules/.bin/ava
 .PHONY: deps proxy packages test typecheck clean
 
 # Installed from the machine's configured apt sources (run as root). See README.md.
-APT_PACKAGES := curl ca-certificates perl make binutils qemu-user-static libc6-arm64-cross libgcc-s1-arm64-cross shellcheck \
+APT_PACKAGES := curl ca-certificates perl make binutils gnupg gawk busybox qemu-user-static libc6-arm64-cross libgcc-s1-arm64-cross shellcheck \
 	rpm lintian rpmlint systemd debootstrap
 
 node_modules: package.json package-lock.json

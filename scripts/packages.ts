@@ -1,16 +1,24 @@
 #!/usr/bin/env tsx
 // make packages: .deb, RHEL .rpm and SUSE .rpm per architecture into dist/, from the proxy trees
-// that `make proxy` built. SOURCE_DATE_EPOCH (default: the last commit's time) fixes every timestamp.
-import { buildPackages, readReport, sourceDateEpoch, summaryTable, writeIndex } from './lib/packages.ts'
+// that `make proxy` built, and the install scripts. SOURCE_DATE_EPOCH (default: the last commit's
+// time) fixes every timestamp; DD_REPO_URL sets the repository the install scripts default to.
+import { writeInstallers } from './lib/installer.ts'
 import { main } from './lib/main.ts'
+import { buildPackages, readReport, sourceDateEpoch, summaryTable, writeIndex } from './lib/packages.ts'
 import { distDir } from './lib/paths.ts'
 import { loadProduct } from './lib/product.ts'
 import { proxyOutDir } from './lib/proxy-build.ts'
+import { signingKey } from './lib/signing.ts'
 
 await main(async () => {
   const product = loadProduct()
+  const release = process.env.RELEASE === '1'
   const packages = await buildPackages({ product, outDir: distDir, sourceDateEpoch: await sourceDateEpoch() })
   const reports = Object.fromEntries(product.architectures.map((a) => [a.name, readReport(proxyOutDir(a.name))]))
   writeIndex(distDir, product, packages, reports)
-  console.log(`\n${summaryTable(packages)}\n\n${packages.length} packages, SHA256SUMS and manifest.json in ${distDir}`)
+  const key = await signingKey({ release })
+  const installers = writeInstallers(product, { repoUrl: process.env.DD_REPO_URL || product.repository.url, keyFingerprints: [key.fingerprint] }, distDir)
+  console.log(`\n${summaryTable(packages)}\n`)
+  console.log(`${packages.length} packages, SHA256SUMS and manifest.json in ${distDir}`)
+  console.log(`install scripts: ${installers.map((f) => f.replace(`${distDir}/`, '')).join(', ')} (trusting key ${key.fingerprint}${key.throwaway ? ', a throwaway test key' : ''})`)
 })

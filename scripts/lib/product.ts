@@ -69,6 +69,7 @@ export interface Product {
   glibcFloor: string
   architectures: Architecture[]
   packages: PackageFormat[]
+  repository: { url: string; channel: string; aptKeyring: string; keyFile: string }
   targets: Target[]
 }
 
@@ -135,6 +136,12 @@ export function validateProduct(raw: unknown, source = 'product definition'): Pr
       preDepends: p.get('pre_depends') === undefined ? [] : p.strings('pre_depends', PACKAGE_NAME),
       rpmGroup: p.optionalStr('rpm_group'),
     })),
+    repository: {
+      url: f.str('repository.url', /^https?:\/\/[^\s'"]+[^/]$/),
+      channel: f.str('repository.channel', /^[a-z0-9-]+$/),
+      aptKeyring: f.str('repository.apt_keyring', ABSOLUTE_PATH),
+      keyFile: f.str('repository.key_file', /^[A-Za-z0-9._-]+$/),
+    },
     targets: f.list('targets').map((t) => ({
       family: t.oneOf('family', FAMILIES),
       minVersion: t.str('min_version', /^\d+(\.\d+)?$/),

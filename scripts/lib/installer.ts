@@ -1,0 +1,67 @@
+// The install script generator: one template (installer/install_script.sh.template) rendered per
+// variant (installer/variants.yaml) with values from the product definition and the release
+// (version, repository URL, signing key fingerprint). The YAML patch is inlined from its own file.
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { parse } from 'yaml'
+import { repoRoot } from './paths.ts'
+import { type Product, exampleConfig, liveConfig } from './product.ts'
+import { render } from './template.ts'
+import { Fields, ValidationError } from './validate.ts'
+
+const INSTALLER = path.join(repoRoot, 'installer')
+
+export interface Variant {
+  name: string
+  agentMajor: number
+}
+
+export function loadVariants(file = path.join(INSTALLER, 'variants.yaml')): Variant[] {
+  const f = new Fields(parse(readFileSync(file, 'utf8')), file, ValidationError)
+  return f.list('variants').map((v) => ({ name: v.str('name', /^install_script_[a-z0-9_]+\.sh$/), agentMajor: v.int('agent_major', 6, 99) }))
+}
+
+export interface InstallerRelease {
+  // Repository base URL baked in as the default (DD_REPO_URL overrides it on a host).
+  repoUrl: string
+  keyFingerprints: string[]
+}
+
+export function renderInstaller(product: Product, variant: Variant, release: InstallerRelease): string {
+  const awk = readFileSync(path.join(INSTALLER, 'datadog-yaml-fips.awk'), 'utf8').trimEnd()
+  if (awk.split('\n').includes('AWK')) throw new Error('datadog-yaml-fips.awk must not contain a line "AWK" (the heredoc delimiter)')
+  const values = {
+    SCRIPT_NAME: variant.name,
+    SCRIPT_VERSION: product.version,
+    AGENT_MAJOR: variant.agentMajor,
+    NAME: product.name,
+    USER: product.user,
+    GROUP: product.group,
+    CONFIG_DIR: product.paths.configDir,
+    EXAMPLE_CONFIG: exampleConfig(product),
+    LIVE_CONFIG: liveConfig(product),
+    EMBEDDED: product.paths.embedded,
+    SITE: product.site,
+    PORT_START: product.ports.rangeStart,
+    PORT_END: product.ports.rangeEnd,
+    REPO_URL: release.repoUrl,
+    REPO_CHANNEL: product.repository.channel,
+    APT_KEYRING: product.repository.aptKeyring,
+    KEY_FILE: product.repository.keyFile,
+    KEY_FINGERPRINTS: release.keyFingerprints.join(' '),
+    TARGETS: product.targets.map((t) => `${t.family}:${t.minVersion}`).join(' '),
+  }
+  // The awk is inlined after rendering, so that its own text is never taken for placeholders.
+  return render(readFileSync(path.join(INSTALLER, 'install_script.sh.template'), 'utf8'), { ...values, FIPS_YAML_AWK: '@FIPS_YAML_AWK@' }, 'install_script.sh.template')
+    .replace('@FIPS_YAML_AWK@', () => awk)
+}
+
+export function writeInstallers(product: Product, release: InstallerRelease, outDir: string): string[] {
+  mkdirSync(outDir, { recursive: true })
+  return loadVariants().map((variant) => {
+    const file = path.join(outDir, variant.name)
+    writeFileSync(file, renderInstaller(product, variant, release))
+    chmodSync(file, 0o755)
+    return file
+  })
+}

@@ -1,0 +1,46 @@
+// The repository signing key. A release imports its key from the environment
+// (DD_SIGNING_KEY_FILE: an armored secret key); anywhere else a throwaway key is generated once per
+// build directory, so that the install script, the repositories and the tests agree on one key.
+// RSA 4096 primary key signing directly, SHA-256 self-signatures: what RHEL 7's rpm can verify.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { $ } from 'zx'
+import { buildDir } from './paths.ts'
+
+export interface SigningKey {
+  gnupgHome: string
+  fingerprint: string
+  // The armored public key, as published next to the repositories.
+  publicKey: string
+  throwaway: boolean
+}
+
+const THROWAWAY_UID = 'datadog-fips-proxy throwaway test key (not for release) <fips-proxy-test@example.com>'
+
+async function fingerprintsIn(home: string, secret: boolean): Promise<string[]> {
+  const out = (await $({ quiet: true })`gpg --homedir ${home} --batch --with-colons ${secret ? '--list-secret-keys' : '--list-keys'}`).stdout
+  return [...out.matchAll(/^fpr:+([0-9A-F]{40}):/gm)].map((m) => m[1])
+}
+
+export async function signingKey(opts: { release?: boolean; dir?: string } = {}): Promise<SigningKey> {
+  const dir = opts.dir ?? path.join(buildDir, 'signing')
+  const home = path.join(dir, 'gnupg')
+  const keyFile = process.env.DD_SIGNING_KEY_FILE
+  if (opts.release && !keyFile) throw new Error('a release signs with its own key: set DD_SIGNING_KEY_FILE to the armored secret key')
+  const marker = path.join(dir, 'source')
+  const source = keyFile ? `file:${keyFile}` : 'throwaway'
+  if (!existsSync(marker) || readFileSync(marker, 'utf8') !== source) {
+    rmSync(dir, { recursive: true, force: true })
+    mkdirSync(home, { recursive: true, mode: 0o700 })
+    if (keyFile) {
+      await $({ quiet: true })`gpg --homedir ${home} --batch --import ${keyFile}`
+    } else {
+      await $({ quiet: true })`gpg --homedir ${home} --batch --passphrase ${''} --cert-digest-algo SHA256 --quick-gen-key ${THROWAWAY_UID} rsa4096 sign never`
+    }
+    writeFileSync(marker, source)
+  }
+  const fingerprints = await fingerprintsIn(home, true)
+  if (fingerprints.length !== 1) throw new Error(`expected one secret signing key in ${home}, found ${fingerprints.length}`)
+  const publicKey = (await $({ quiet: true })`gpg --homedir ${home} --batch --armor --export ${fingerprints[0]}`).stdout
+  return { gnupgHome: home, fingerprint: fingerprints[0], publicKey, throwaway: !keyFile }
+}
