@@ -94,9 +94,10 @@ function place(col, kind) {
             return
         }
     }
-    while (depth > 1 && col < ind[depth]) depth--
+    popped = 0
+    while (depth > 1 && col < ind[depth]) { depth--; popped = 1 }
     if (col == ind[depth] && knd[depth] != kind && knd[depth] == "seq" && depth > 1 && ind[depth - 1] == col) depth--
-    if (col > ind[depth]) fail("unexpected indentation")
+    if (col > ind[depth]) fail(popped ? "bad indentation: the line matches no enclosing level" : "unexpected indentation")
     if (col < ind[depth] || knd[depth] != kind) fail("bad indentation: items of one mapping or sequence must start at the same column")
 }
 
@@ -145,7 +146,7 @@ END {
             in_bs = 0
         }
         if (in_flow) {
-            if (s !~ /^[ \t]*$/ && indent_of(s) <= flow_indent) fail("a multi-line value must be indented more than its key")
+            if (s !~ /^[ \t]*$/ && indent_of(s) <= flow_indent) fail("unclosed " (fquote != "" ? "quoted scalar" : "flow collection") " (a multi-line value must be indented more than its key)")
             p = scan(s, 1)
             if (p) { in_flow = 0; check_tail(s, p) }
             continue
@@ -273,7 +274,8 @@ END {
     drop = 0
     for (i = fips + 1; i <= stop; i++) {
         if (kind_of[i] == "key" && indent_at[i] == ci) drop = (key_of[i] in managed)
-        if (!drop) printf("%s%s", L[i], eol)
+        # Comments and blank lines stay, even around a replaced setting.
+        if (!drop || kind_of[i] == "comment" || kind_of[i] == "blank") printf("%s%s", L[i], eol)
     }
     for (i = resume; i <= n; i++) printf("%s%s", L[i], eol)
     exit 0
