@@ -3,11 +3,11 @@ SHELL := /bin/bash
 TSX := node_modules/.bin/tsx
 AVA := node_modules/.bin/ava
 
-.PHONY: deps proxy packages test typecheck clean
+.PHONY: deps proxy packages repos test typecheck clean
 
 # Installed from the machine's configured apt sources (run as root). See README.md.
 APT_PACKAGES := curl ca-certificates perl make binutils gnupg gawk busybox qemu-user-static libc6-arm64-cross libgcc-s1-arm64-cross shellcheck \
-	rpm lintian rpmlint systemd debootstrap
+	rpm lintian rpmlint systemd debootstrap reprepro createrepo-c podman runc
 
 node_modules: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -22,6 +22,9 @@ proxy: node_modules
 
 packages: proxy
 	$(TSX) scripts/packages.ts
+
+repos: packages
+	$(TSX) scripts/repos.ts
 
 typecheck: node_modules
 	node_modules/.bin/tsc --noEmit

@@ -93,6 +93,22 @@ export function writeIndex(outDir: string, product: Product, packages: BuiltPack
   writeFileSync(path.join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`)
 }
 
+export interface Manifest {
+  product: string
+  version: string
+  packages: BuiltPackage[]
+  proxy_builds: Record<string, BuildReport>
+}
+
+export function readManifest(dir: string): Manifest {
+  const file = path.join(dir, 'manifest.json')
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'))
+  } catch {
+    throw new Error(`no readable ${file}: run 'make packages' first`)
+  }
+}
+
 export function summaryTable(packages: BuiltPackage[]): string {
   const rows = [['package', 'format', 'arch', 'version', 'size', 'sha256'], ...packages.map((p) => [p.file, p.format, p.arch, p.version, `${(p.size / 1048576).toFixed(2)} MiB`, p.sha256.slice(0, 16)])]
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)))

@@ -1,0 +1,33 @@
+#!/usr/bin/env tsx
+// make repos: signed apt, RHEL and SUSE repositories from the packages in dist/, into dist/repos/,
+// laid out as the install script expects. The key: DD_SIGNING_KEY_FILE in a release (RELEASE=1
+// requires it), else the throwaway key that `make packages` baked into the install script.
+import path from 'node:path'
+import { loadVariants } from './lib/installer.ts'
+import { main } from './lib/main.ts'
+import { Progress } from './lib/exec.ts'
+import { buildDir, distDir } from './lib/paths.ts'
+import { loadProduct } from './lib/product.ts'
+import { buildRepos } from './lib/repo.ts'
+import { signingKey } from './lib/signing.ts'
+import { readManifest } from './lib/packages.ts'
+
+await main(async () => {
+  const product = loadProduct()
+  const manifest = readManifest(distDir)
+  const files = (format: string) => manifest.packages.filter((p) => p.format === format).map((p) => path.join(distDir, p.file))
+  const key = await signingKey({ release: process.env.RELEASE === '1' })
+  const majors = [...new Set(loadVariants().map((v) => v.agentMajor))]
+  const progress = new Progress('repos')
+  for (const agentMajor of majors) {
+    const result = await progress.step(`agent ${agentMajor}: apt, rpm, suse`, () =>
+      buildRepos({
+        product, key, agentMajor,
+        outDir: path.join(distDir, 'repos'),
+        debs: files('deb'),
+        rpms: { rhel: files('rpm-rhel'), suse: files('rpm-suse') },
+        log: path.join(buildDir, 'logs', 'repos.log'),
+      }))
+    console.log(`apt: ${result.apt}\nrpm: ${result.rpm.rhel.join(' ')}\nsuse: ${result.rpm.suse.join(' ')}\nkey: ${result.keyFile} (${key.fingerprint}${key.throwaway ? ', throwaway test key' : ''})`)
+  }
+})

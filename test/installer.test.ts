@@ -1,0 +1,127 @@
+// The generated install script, end to end on a Debian host (a systemd container) against a local
+// signed repository: fresh install, re-run, adding the proxy to an existing Agent, install-only,
+// and every refused input, each asserting files, owners, modes, YAML, exit codes and, for the
+// refusals, that nothing changed on the host.
+import test from 'ava'
+import { parse } from 'yaml'
+import { $ } from 'zx'
+import { distDir } from '../scripts/lib/paths.ts'
+import { exampleConfig, liveConfig, loadProduct } from '../scripts/lib/product.ts'
+import { type InstallerHost, installerHost } from './helpers/installer-host.ts'
+
+const product = loadProduct()
+const FIPS = { enabled: true, https: false, port_range_start: product.ports.rangeStart }
+const API_KEY = '0123456789abcdef0123456789abcdef'
+const FIPS_ENV = { DD_API_KEY: API_KEY, DD_SITE: product.site, DD_FIPS_MODE: '1' }
+
+async function withHost(t: any, fn: (h: InstallerHost) => Promise<void>) {
+  const host = await installerHost()
+  try {
+    await fn(host)
+  } finally {
+    await host.container.remove()
+  }
+}
+
+const yamlOf = async (h: InstallerHost, file: string) => parse((await h.sh(`cat ${file}`)).out)
+const statOf = async (h: InstallerHost, file: string) => (await h.sh(`stat -c %U:%G:%a ${file}`)).out.trim()
+
+test('the generated script is shellcheck-clean and parses with bash -n', async (t) => {
+  const script = `${distDir}/install_script_agent7.sh`
+  t.is((await $({ nothrow: true, quiet: true })`shellcheck -s bash ${script}`).exitCode, 0)
+  t.is((await $({ nothrow: true, quiet: true })`bash -n ${script}`).exitCode, 0)
+  t.regex((await $({ quiet: true })`head -3 ${script}`).stdout, new RegExp(`install_script_agent7\\.sh ${product.version.replace(/\./g, '\\.')}`))
+})
+
+test.serial('fresh install with DD_FIPS_MODE=1; a re-run succeeds and changes nothing', async (t) => {
+  await withHost(t, async (h) => {
+    const first = await h.install(FIPS_ENV)
+    t.is(first.code, 0, first.out)
+    t.regex((await h.sh(`dpkg-query -W -f '\${Status}' datadog-agent ${product.name}`)).out, /^install ok installedinstall ok installed$/)
+    t.is(await statOf(h, liveConfig(product)), `${product.user}:${product.group}:640`)
+    t.is((await h.sh(`cmp ${exampleConfig(product)} ${liveConfig(product)}`)).code, 0, 'the live config is the example')
+    const config = await yamlOf(h, '/etc/datadog-agent/datadog.yaml')
+    t.deepEqual(config.fips, FIPS)
+    t.is(config.api_key, API_KEY)
+    t.is(await statOf(h, '/etc/datadog-agent/datadog.yaml'), 'dd-agent:dd-agent:640')
+    t.true((await h.sh(`test -s ${product.paths.embedded}/ssl/fipsmodule.cnf`)).code === 0, 'fipsmodule.cnf generated on this host')
+    t.is((await h.sh(`systemctl is-active ${product.name} datadog-agent`)).out.trim(), 'active\nactive')
+    t.not((await h.sh(`curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:${product.ports.rangeStart + 1}/`)).out, '000')
+    const listening = (await h.sh(`ss -ltnH | awk '{print $4}' | sort`)).out.trim().split('\n').filter((a) => a !== `127.0.0.1:8080`)
+    t.deepEqual(listening.sort(), product.ports.services.map((s) => `127.0.0.1:${s.port}`).sort(), 'the whole range, on loopback only')
+    t.regex((await h.sh(`cat ${product.paths.configDir}/install_info`)).out, /tool_version: install_script_agent7/)
+    t.regex(first.out, /datadog-agent diagnose/)
+    t.regex(first.out, new RegExp(`journalctl -u ${product.name}`))
+
+    await h.mark()
+    const pid = (await h.sh(`systemctl show -p MainPID --value ${product.name}`)).out.trim()
+    const second = await h.install(FIPS_ENV)
+    t.is(second.code, 0, second.out)
+    t.regex(second.out, /already has fips\.enabled: true/)
+    t.regex(second.out, new RegExp(`${product.name} is running and nothing changed: not restarted`))
+    t.is((await h.sh(`systemctl show -p MainPID --value ${product.name}`)).out.trim(), pid, 'the proxy was not restarted')
+    t.deepEqual(await h.changedSinceMark(), [], 'the second run changed no file')
+  })
+})
+
+test.serial('adds the proxy to an existing Agent without an API key, patching its edited datadog.yaml', async (t) => {
+  await withHost(t, async (h) => {
+    t.is((await h.sh('curl -fsSL -o /tmp/agent.deb http://127.0.0.1:8080/apt/pool/7/d/datadog-agent/datadog-agent_7.52.1-1_all.deb && dpkg -i /tmp/agent.deb')).code, 0)
+    const edited = '# my settings\napi_key: existingkey\nsite: ddog-gov.com\nfips:\n  enabled: false\n  local_address: localhost  # keep me\nlogs_enabled: true\n'
+    await h.container.exec('cat > /etc/datadog-agent/datadog.yaml && chown dd-agent:dd-agent /etc/datadog-agent/datadog.yaml && chmod 640 /etc/datadog-agent/datadog.yaml', { input: edited })
+    const r = await h.install({ DD_FIPS_MODE: '1' })
+    t.is(r.code, 0, r.out)
+    t.regex(r.out, /datadog-agent 1:7\.52\.1-1 is installed: keeping it/)
+    const text = (await h.sh('cat /etc/datadog-agent/datadog.yaml')).out
+    t.deepEqual(parse(text), { api_key: 'existingkey', site: 'ddog-gov.com', fips: { ...FIPS, local_address: 'localhost' }, logs_enabled: true })
+    t.regex(text, /# my settings/)
+    t.regex(text, /# keep me/)
+    t.is(await statOf(h, '/etc/datadog-agent/datadog.yaml'), 'dd-agent:dd-agent:640', 'owner and mode kept')
+    t.is((await h.sh('ls /etc/datadog-agent/datadog.yaml.*.bak | wc -l')).out.trim(), '1', 'a backup was left')
+    t.is((await h.sh(`systemctl is-active ${product.name}`)).out.trim(), 'active')
+  })
+})
+
+test.serial('DD_INSTALL_ONLY installs and configures, and starts nothing', async (t) => {
+  await withHost(t, async (h) => {
+    const r = await h.install({ ...FIPS_ENV, DD_INSTALL_ONLY: 'true' })
+    t.is(r.code, 0, r.out)
+    t.deepEqual((await yamlOf(h, '/etc/datadog-agent/datadog.yaml')).fips, FIPS)
+    t.is(await statOf(h, liveConfig(product)), `${product.user}:${product.group}:640`)
+    t.regex((await h.sh(`systemctl is-active ${product.name}`)).out, /inactive/)
+    t.regex(r.out, /nothing was started \(DD_INSTALL_ONLY\)/)
+  })
+})
+
+test.serial('bad input is refused with its exit code before anything changes', async (t) => {
+  await withHost(t, async (h) => {
+    const refused = async (name: string, env: Record<string, string>, code: number, message: RegExp) => {
+      await h.mark()
+      const r = await h.install(env)
+      t.is(r.code, code, `${name}: ${r.out}`)
+      t.regex(r.out, message, name)
+      t.deepEqual(await h.changedSinceMark(), [], `${name}: nothing changed`)
+    }
+    await refused('wrong site', { ...FIPS_ENV, DD_SITE: 'datadoghq.com' }, 6, /DD_FIPS_MODE needs DD_SITE="ddog-gov\.com".*got DD_SITE="datadoghq\.com"/)
+    await refused('missing API key', { DD_FIPS_MODE: '1' }, 6, /DD_API_KEY is required/)
+    await refused('bad boolean', { ...FIPS_ENV, DD_FIPS_MODE: 'maybe' }, 6, /'maybe' is not a boolean/)
+    await refused('other agent major', { ...FIPS_ENV, DD_AGENT_MAJOR_VERSION: '6' }, 6, /installs Agent 7/)
+
+    // A port of the range held by another program: named in the error.
+    await h.sh(`busybox httpd -p 127.0.0.1:${product.ports.rangeStart + 3} -h /tmp`)
+    await refused('busy port', FIPS_ENV, 1, new RegExp(`port ${product.ports.rangeStart + 3} is in use by \\d+/busybox`))
+    await h.sh('pkill -f "busybox httpd -p 127.0.0.1:98"')
+
+    // An existing datadog.yaml that is not valid YAML: left untouched.
+    await h.sh('mkdir -p /etc/datadog-agent && printf "api_key: x\\nfips: [unclosed\\n" > /etc/datadog-agent/datadog.yaml')
+    await refused('unparseable datadog.yaml', FIPS_ENV, 1, /datadog\.yaml is not valid YAML.*Nothing was changed/s)
+    await h.sh('rm -rf /etc/datadog-agent')
+
+    const osRelease = (await h.sh('cat /etc/os-release')).out
+    await h.sh('printf \'ID=arch\\nVERSION_ID=1\\n\' > /etc/os-release')
+    await refused('unsupported distribution', FIPS_ENV, 5, /unsupported distribution 'arch'/)
+    await h.sh('printf \'ID=debian\\nVERSION_ID="7"\\n\' > /etc/os-release')
+    await refused('too old a release', FIPS_ENV, 5, /debian 7 is not supported \(minimum: debian 8\)/)
+    await h.container.exec('cat > /etc/os-release', { input: osRelease })
+  })
+})
