@@ -19,24 +19,28 @@ export const SCRIPT = 'install_script_agent7.sh'
 
 let repoPromise: Promise<string> | undefined
 
-// The served tree: the repositories plus the install script, as a release publishes them.
+// The served tree: the repositories of dist/ plus the install script, as a release publishes them.
 export function testRepository(): Promise<string> {
   repoPromise ??= (async () => {
-    const product = loadProduct()
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'test-repo-'))
-    const fixture = await buildFixtureAgent(path.join(dir, 'fixture'))
     const files = (format: string) => manifest().packages.filter((p) => p.format === format).map((p) => path.join(distDir, p.file))
-    const served = path.join(dir, 'served')
-    await buildRepos({
-      product, key: await signingKey(), agentMajor: 7, outDir: served,
-      debs: [...files('deb'), fixture.deb],
-      rpms: { rhel: [...files('rpm-rhel'), fixture.rpm], suse: [...files('rpm-suse'), fixture.rpm] },
-      log: path.join(dir, 'repos.log'),
-    })
-    copyFileSync(path.join(distDir, SCRIPT), path.join(served, SCRIPT))
-    return served
+    return servedTree({ deb: files('deb'), 'rpm-rhel': files('rpm-rhel'), 'rpm-suse': files('rpm-suse') })
   })()
   return repoPromise
+}
+
+// Signed repositories of the given packages and the FIXTURE Agent, with the install script.
+export async function servedTree(packages: Record<'deb' | 'rpm-rhel' | 'rpm-suse', string[]>): Promise<string> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'test-repo-'))
+  const fixture = await buildFixtureAgent(path.join(dir, 'fixture'))
+  const served = path.join(dir, 'served')
+  await buildRepos({
+    product: loadProduct(), key: await signingKey(), agentMajor: 7, outDir: served,
+    debs: [...packages.deb, fixture.deb],
+    rpms: { rhel: [...packages['rpm-rhel'], fixture.rpm], suse: [...packages['rpm-suse'], fixture.rpm] },
+    log: path.join(dir, 'repos.log'),
+  })
+  copyFileSync(path.join(distDir, SCRIPT), path.join(served, SCRIPT))
+  return served
 }
 
 export interface InstallerHost {
@@ -53,10 +57,20 @@ const WATCHED = '/etc/apt /etc/datadog-agent /etc/datadog-fips-proxy /etc/yum.re
 
 let counter = 0
 
-export async function installerHost(suite = 'bookworm', served?: string): Promise<InstallerHost> {
+export interface HostOptions {
+  suite?: string
+  // The served tree (default: testRepository()) and, for upgrades, a newer one at /srv/repo-next.
+  served?: string
+  next?: string
+  name?: string
+}
+
+export async function installerHost(opts: HostOptions = {}): Promise<InstallerHost> {
+  const suite = opts.suite ?? 'bookworm'
   const image = await importImage(await debianRootfsTarball(suite, cacheDir()), `dd-fips-debian-${suite}`)
-  const repo = served ?? (await testRepository())
-  const container = await startSystemd(image, { name: `dd-fips-installer-${process.pid}-${counter++}`, volumes: [[repo, '/srv/repo']] })
+  const volumes: [string, string][] = [[opts.served ?? (await testRepository()), '/srv/repo']]
+  if (opts.next) volumes.push([opts.next, '/srv/repo-next'])
+  const container = await startSystemd(image, { name: opts.name ?? `dd-fips-installer-${process.pid}-${counter++}`, volumes })
   const sh = async (cmd: string, env: Record<string, string> = {}) => {
     const r = await container.exec(cmd, { env })
     return { code: r.exitCode ?? -1, out: r.stdout + r.stderr }

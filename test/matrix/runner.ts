@@ -1,0 +1,223 @@
+// The distro matrix runner (make matrix): the rows of matrix.yaml that this machine can run, in
+// parallel up to a limit, each with a time limit, containers always removed; a markdown table
+// and JUnit XML of the results.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { parse } from 'yaml'
+import { formatDuration } from '../../scripts/lib/exec.ts'
+import { type Product, exampleConfig, liveConfig, loadProduct } from '../../scripts/lib/product.ts'
+import { Fields, ValidationError } from '../../scripts/lib/validate.ts'
+import { manifest } from '../helpers/dist.ts'
+import { distDir, repoRoot } from '../../scripts/lib/paths.ts'
+import { type InstallerHost, installerHost, servedTree, testRepository } from '../helpers/installer-host.ts'
+import { type Assertion, type Check, Collector } from './checks.ts'
+import { NEXT_VERSION, buildNextPackages, debianChroot, nextDebVersion, rpmRootScenario } from './chroot-scenarios.ts'
+
+export const MATRIX_FILE = path.join(repoRoot, 'test', 'matrix', 'matrix.yaml')
+
+export interface MatrixRow {
+  id: string
+  family: string
+  release: string
+  image: string | null
+  format: string
+  init: string
+  checks: 'install' | 'scriptlets'
+  local?: { debootstrap: string } | 'rpm-root'
+}
+
+export function loadMatrix(file = MATRIX_FILE): MatrixRow[] {
+  const f = new Fields(parse(readFileSync(file, 'utf8')), file, ValidationError)
+  return f.list('rows').map((r) => {
+    const local = r.get('local')
+    return {
+      id: r.str('id', /^[a-z0-9.-]+$/),
+      family: r.oneOf('family', ['debian', 'ubuntu', 'rhel', 'suse']),
+      release: r.str('release'),
+      image: r.get('image') === null ? null : r.str('image'),
+      format: r.oneOf('format', ['deb', 'rpm-rhel', 'rpm-suse']),
+      init: r.oneOf('init', ['systemd', 'upstart', 'none']),
+      checks: r.oneOf('checks', ['install', 'scriptlets'] as const),
+      local: local === undefined ? undefined : local === 'rpm-root' ? 'rpm-root' : { debootstrap: r.str('local.debootstrap', /^[a-z]+$/) },
+    }
+  })
+}
+
+export interface RowResult {
+  row: MatrixRow
+  status: 'passed' | 'failed' | 'not run'
+  ranOn: string
+  seconds: number
+  assertions: Assertion[]
+  error?: string
+}
+
+export interface MatrixOptions {
+  rows: MatrixRow[]
+  jobs: number
+  rowTimeoutSeconds: number
+  // Shell run on the host before the install (the runner's own test breaks a row on purpose).
+  beforeInstall?: string
+}
+
+interface Context {
+  product: Product
+  served: string
+  next: string
+  nextPackage: (format: string) => string
+  beforeInstall?: string
+}
+
+const FIPS_ENV = (p: Product) => ({ DD_API_KEY: '0123456789abcdef0123456789abcdef', DD_SITE: p.site, DD_FIPS_MODE: '1' })
+
+// The one-line install on a real systemd host, and everything the release promises after it.
+async function installRow(t: Check, ctx: Context, h: InstallerHost): Promise<void> {
+  const p = ctx.product
+  if (ctx.beforeInstall) await h.sh(ctx.beforeInstall)
+  const first = await h.install(FIPS_ENV(p))
+  t.is(first.code, 0, 'the one-line install exits 0')
+  if (first.code !== 0) {
+    t.regex(first.out, /^$/, 'install output (the install failed)')
+    return
+  }
+  t.regex((await h.sh(`dpkg-query -W -f '\${Status}\\n' datadog-agent ${p.name}`)).out, /^install ok installed\ninstall ok installed\n$/, 'datadog-agent and the proxy are installed')
+  t.is((await h.sh(`stat -c %U:%G:%a ${liveConfig(p)}`)).out.trim(), `${p.user}:${p.group}:640`, 'live config dd-agent:dd-agent 640')
+  t.is((await h.sh(`stat -c %U:%G:%a ${exampleConfig(p)} ${p.paths.embedded}/sbin/haproxy`)).out.trim(), 'root:root:644\nroot:root:755', 'example and binary owned by root')
+  t.is((await h.sh(`test -s ${p.paths.embedded}/ssl/fipsmodule.cnf && ${p.paths.prefix}/bin/fipsinstall`)).code, 0, 'fipsmodule.cnf generated on this host and verified')
+  t.is((await h.sh(`awk '/^fips:/{f=1;next} f&&/^[^ ]/{f=0} f' /etc/datadog-agent/datadog.yaml`)).out, `  enabled: true\n  https: false\n  port_range_start: ${p.ports.rangeStart}\n`, 'datadog.yaml has the fips settings')
+  t.is((await h.sh(`systemctl is-active ${p.name}`)).out.trim(), 'active', 'the unit is active')
+  const listeners = (await h.sh(`ss -ltnH | awk '{print $4}'`)).out.split('\n').filter((a) => /:98\d\d$/.test(a)).sort()
+  t.is(listeners, p.ports.services.map((s) => `127.0.0.1:${s.port}`).sort(), `ports ${p.ports.rangeStart}-${p.ports.rangeEnd} listen, on loopback only`)
+  t.regex((await h.sh(`curl -s http://localhost:${p.ports.rangeStart + 1}/`)).out, /No server is available to handle this request/, `HAProxy answers on ${p.ports.rangeStart + 1}`)
+
+  await h.mark()
+  const again = await h.install(FIPS_ENV(p))
+  t.is(again.code, 0, 'a re-run exits 0')
+  t.is(await h.changedSinceMark(), [], 'a re-run changes no file')
+
+  // Upgrade: the operator edits the live config, then a newer release is published.
+  await h.sh(`echo '# operator change' >> ${liveConfig(p)}`)
+  const before = (await h.sh(`sha256sum ${liveConfig(p)}`)).out
+  await h.sh('pkill -f "busybox httpd -p 127.0.0.1:8080" ; busybox httpd -p 127.0.0.1:8080 -h /srv/repo-next')
+  const upgrade = await h.install(FIPS_ENV(p))
+  t.is(upgrade.code, 0, 'the install script upgrades to the newer release')
+  t.is((await h.sh(`dpkg-query -W -f '\${Version}' ${p.name}`)).out, nextDebVersion(p), `upgraded to ${NEXT_VERSION}`)
+  t.is((await h.sh(`sha256sum ${liveConfig(p)}`)).out, before, 'the modified live config survived the upgrade')
+  t.is((await h.sh(`systemctl is-active ${p.name}`)).out.trim(), 'active', 'the proxy runs after the upgrade')
+
+  const remove = await h.sh(`apt-get remove -y ${p.name}`)
+  t.is(remove.code, 0, 'apt-get remove exits 0')
+  t.regex((await h.sh(`systemctl is-active ${p.name} || true`)).out, /inactive|unknown/, 'removal stopped the service')
+  t.is((await h.sh(`ss -ltnH | grep -c ':${p.ports.rangeStart + 1} ' || true`)).out.trim(), '0', 'nothing listens any more')
+}
+
+async function runRow(row: MatrixRow, ctx: Context): Promise<Omit<RowResult, 'seconds'>> {
+  const t = new Collector()
+  if (row.local === 'rpm-root') {
+    const format = ctx.product.packages.find((f) => f.id === row.format)!
+    const { root, remove } = await debianChroot()
+    try {
+      const v1 = path.join(distDir, manifest().packages.find((p) => p.format === row.format && p.arch === 'x86_64')!.file)
+      await rpmRootScenario(t, ctx.product, format, v1, ctx.nextPackage(row.format), root)
+    } finally {
+      remove()
+    }
+    return { row, status: t.failed.length ? 'failed' : 'passed', ranOn: 'Debian chroot, rpm --root (not a real RHEL/SUSE host)', assertions: t.assertions }
+  }
+  const suite = (row.local as { debootstrap: string }).debootstrap
+  const h = await installerHost({ suite, served: ctx.served, next: ctx.next, name: `dd-fips-matrix-${row.id}-${process.pid}` })
+  try {
+    await installRow(t, ctx, h)
+  } finally {
+    await h.container.remove()
+  }
+  return { row, status: t.failed.length ? 'failed' : 'passed', ranOn: `Debian ${suite} container (debootstrap), systemd`, assertions: t.assertions }
+}
+
+async function withTimeout<T>(seconds: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: time limit of ${seconds}s exceeded`)), seconds * 1000) })
+  try {
+    return await Promise.race([p, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+export function runnable(row: MatrixRow): boolean {
+  return row.local !== undefined
+}
+
+export async function runMatrix(opts: MatrixOptions, log: (line: string) => void = console.error): Promise<RowResult[]> {
+  const product = loadProduct()
+  const nextPackage = await buildNextPackages(product)
+  const ctx: Context = {
+    product,
+    nextPackage,
+    beforeInstall: opts.beforeInstall,
+    served: await testRepository(),
+    next: await servedTree({ deb: [nextPackage('deb')], 'rpm-rhel': [nextPackage('rpm-rhel')], 'rpm-suse': [nextPackage('rpm-suse')] }),
+  }
+  const results: RowResult[] = opts.rows.filter((r) => !runnable(r)).map((row) => ({
+    row, status: 'not run', seconds: 0, assertions: [],
+    ranOn: row.image ? `needs the image ${row.image} (no registry here)` : 'no public image',
+  }))
+  const queue = opts.rows.filter(runnable)
+  const worker = async () => {
+    for (let row = queue.shift(); row; row = queue.shift()) {
+      const started = Date.now()
+      log(`[matrix] ${row.id}: started`)
+      let result: Omit<RowResult, 'seconds'>
+      try {
+        result = await withTimeout(opts.rowTimeoutSeconds, row.id, runRow(row, ctx))
+      } catch (err) {
+        result = { row, status: 'failed', ranOn: 'error', assertions: [], error: (err as Error).message }
+      }
+      const seconds = Math.round((Date.now() - started) / 1000)
+      results.push({ ...result, seconds })
+      const failed = result.assertions.filter((a) => !a.ok).length
+      log(`[matrix] ${row.id}: ${result.status} (${result.assertions.length - failed}/${result.assertions.length} checks) in ${formatDuration(seconds * 1000)}${result.error ? `: ${result.error}` : ''}`)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.max(1, opts.jobs) }, worker))
+  const order = opts.rows.map((r) => r.id)
+  return results.sort((a, b) => order.indexOf(a.row.id) - order.indexOf(b.row.id))
+}
+
+export function resultsMarkdown(results: RowResult[]): string {
+  const lines = [
+    '| row | image | format | init | status | checks | time | ran on |',
+    '|---|---|---|---|---|---|---|---|',
+    ...results.map((r) => {
+      const ok = r.assertions.filter((a) => a.ok).length
+      return `| ${r.row.id} | ${r.row.image ?? '—'} | ${r.row.format} | ${r.row.init} | ${r.status} | ${r.assertions.length ? `${ok}/${r.assertions.length}` : '—'} | ${r.seconds}s | ${r.ranOn} |`
+    }),
+  ]
+  const failures = results.flatMap((r) => [
+    ...(r.error ? [`- ${r.row.id}: ${r.error}`] : []),
+    ...r.assertions.filter((a) => !a.ok).map((a) => `- ${r.row.id}: ${a.name}${a.detail ? ` (${a.detail.replace(/\n/g, ' ').slice(0, 300)})` : ''}`),
+  ])
+  return `${lines.join('\n')}\n${failures.length ? `\nFailures:\n${failures.join('\n')}\n` : ''}`
+}
+
+const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+
+export function junitXml(results: RowResult[]): string {
+  const cases = results.flatMap((r) => {
+    if (r.status === 'not run') return [`    <testcase classname="matrix.${xml(r.row.id)}" name="row" time="0"><skipped message="${xml(r.ranOn)}"/></testcase>`]
+    if (r.error) return [`    <testcase classname="matrix.${xml(r.row.id)}" name="row" time="${r.seconds}"><failure message="${xml(r.error)}"/></testcase>`]
+    return r.assertions.map((a) => `    <testcase classname="matrix.${xml(r.row.id)}" name="${xml(a.name)}">${a.ok ? '' : `<failure message="${xml(a.detail ?? 'failed')}"/>`}</testcase>`)
+  })
+  const failures = results.reduce((n, r) => n + (r.error ? 1 : r.assertions.filter((a) => !a.ok).length), 0)
+  const skipped = results.filter((r) => r.status === 'not run').length
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n  <testsuite name="distro-matrix" tests="${cases.length}" failures="${failures}" skipped="${skipped}">\n${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`
+}
+
+export function writeReports(results: RowResult[], outDir: string): { markdown: string; junit: string } {
+  mkdirSync(outDir, { recursive: true })
+  const markdown = path.join(outDir, 'results.md')
+  const junit = path.join(outDir, 'junit.xml')
+  writeFileSync(markdown, resultsMarkdown(results))
+  writeFileSync(junit, junitXml(results))
+  return { markdown, junit }
+}
