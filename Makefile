@@ -3,7 +3,7 @@ SHELL := /bin/bash
 TSX := node_modules/.bin/tsx
 AVA := node_modules/.bin/ava
 
-.PHONY: deps proxy packages repos test typecheck clean
+.PHONY: deps proxy packages repos matrix ci-files test typecheck clean
 
 # Installed from the machine's configured apt sources (run as root). See README.md.
 APT_PACKAGES := curl ca-certificates perl make binutils gnupg gawk busybox qemu-user-static libc6-arm64-cross libgcc-s1-arm64-cross shellcheck \
@@ -26,11 +26,16 @@ packages: proxy
 repos: packages
 	$(TSX) scripts/repos.ts
 
+# The distro matrix (test/matrix/matrix.yaml): every row this machine can run.
+matrix: packages
+	$(TSX) scripts/matrix.ts
+
 typecheck: node_modules
 	node_modules/.bin/tsc --noEmit
 
 test: packages typecheck
 	$(AVA)
+	$(TSX) scripts/matrix.ts
 
 clean:
 	rm -rf build dist

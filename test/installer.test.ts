@@ -110,7 +110,7 @@ test.serial('bad input is refused with its exit code before anything changes', a
     // A port of the range held by another program: named in the error.
     await h.sh(`busybox httpd -p 127.0.0.1:${product.ports.rangeStart + 3} -h /tmp`)
     await refused('busy port', FIPS_ENV, 1, new RegExp(`port ${product.ports.rangeStart + 3} is in use by \\d+/busybox`))
-    await h.sh('pkill -f "busybox httpd -p 127.0.0.1:98"')
+    await h.sh("pkill -f '^busybox httpd -p 127.0.0.1:98'")
 
     // An existing datadog.yaml that is not valid YAML: left untouched.
     await h.sh('mkdir -p /etc/datadog-agent && printf "api_key: x\\nfips: [unclosed\\n" > /etc/datadog-agent/datadog.yaml')

@@ -55,7 +55,8 @@ export async function checkInstalled(t: Check, p: Product, root: string, unitDir
   t.true(!existsSync(inRoot(root, liveConfig(p))), 'no live config from the package')
   // The link points into the unit directory as that system's systemctl names it (/lib or /usr/lib).
   const link = inRoot(root, `/etc/systemd/system/multi-user.target.wants/${p.name}.service`)
-  const wants = existsSync(link) ? readlinkSync(link) : ''
+  // lstat, not exists: the absolute link target only resolves inside the root.
+  const wants = lstatSync(link, { throwIfNoEntry: false })?.isSymbolicLink() ? readlinkSync(link) : ''
   t.true(wants.endsWith(`/systemd/system/${p.name}.service`) && existsSync(inRoot(root, wants)), `the unit is enabled (${wants})`)
   t.true(existsSync(inRoot(root, `${unitDir}/${p.name}.service`)), `the unit is in ${unitDir}`)
 }

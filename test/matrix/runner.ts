@@ -98,7 +98,7 @@ async function installRow(t: Check, ctx: Context, h: InstallerHost): Promise<voi
   // Upgrade: the operator edits the live config, then a newer release is published.
   await h.sh(`echo '# operator change' >> ${liveConfig(p)}`)
   const before = (await h.sh(`sha256sum ${liveConfig(p)}`)).out
-  await h.sh('pkill -f "busybox httpd -p 127.0.0.1:8080" ; busybox httpd -p 127.0.0.1:8080 -h /srv/repo-next')
+  await h.sh("pkill -f '^busybox httpd -p 127.0.0.1:8080' ; busybox httpd -p 127.0.0.1:8080 -h /srv/repo-next")
   const upgrade = await h.install(FIPS_ENV(p))
   t.is(upgrade.code, 0, 'the install script upgrades to the newer release')
   t.is((await h.sh(`dpkg-query -W -f '\${Version}' ${p.name}`)).out, nextDebVersion(p), `upgraded to ${NEXT_VERSION}`)
