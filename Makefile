@@ -30,6 +30,10 @@ repos: packages
 matrix: packages
 	$(TSX) scripts/matrix.ts
 
+# CI files for engines with runners, generated from the matrix definition (committed).
+ci-files: node_modules
+	$(TSX) scripts/ci-files.ts
+
 typecheck: node_modules
 	node_modules/.bin/tsc --noEmit
 

@@ -1,0 +1,88 @@
+// CI files for engines with runners (GitHub Actions, GitLab CI), generated from the matrix
+// definition: one job per row, in parallel, each running `make matrix MATRIX_ROWS=<row>`.
+// Only rows `make matrix` can run on a plain Linux runner are jobs: the rows that need a
+// distribution's own image are listed in a comment until the runner can prepare such images.
+import type { MatrixRow } from '../../test/matrix/runner.ts'
+
+const HEADER = '# Generated from test/matrix/matrix.yaml by `make ci-files`; do not edit (a test checks it is current).'
+// The proxy build cache survives between pipelines, keyed by what the build depends on.
+const CACHE_INPUTS = ['packaging/sources.yaml', 'packaging/templates/openssl.cnf', 'scripts/lib/proxy-build.ts', 'package-lock.json']
+
+function notYet(rows: MatrixRow[]): string {
+  const waiting = rows.filter((r) => !r.local)
+  return `# Rows that need their distribution's image (not jobs yet): ${waiting.map((r) => r.id).join(', ')}.`
+}
+
+function github(rows: MatrixRow[]): string {
+  const runnable = rows.filter((r) => r.local)
+  return `${HEADER}
+${notYet(rows)}
+name: distro-matrix
+on:
+  push:
+  pull_request:
+jobs:
+  matrix:
+    name: \${{ matrix.row }}
+    runs-on: ubuntu-24.04
+    # Debian 12 with Node 20, as the toolchain expects; privileged for podman and chroots.
+    container:
+      image: node:20-bookworm
+      options: --privileged
+    timeout-minutes: 60
+    strategy:
+      fail-fast: false
+      matrix:
+        row: [${runnable.map((r) => r.id).join(', ')}]
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          fetch-depth: 1
+      - uses: actions/cache@v4
+        with:
+          path: ~/.cache/datadog-fips-proxy
+          key: fips-proxy-\${{ hashFiles('${CACHE_INPUTS.join("', '")}') }}
+      - run: make deps
+      - run: make matrix MATRIX_ROWS=\${{ matrix.row }}
+      - uses: actions/upload-artifact@v4
+        if: always()
+        with:
+          name: matrix-\${{ matrix.row }}
+          path: dist/matrix/
+`
+}
+
+function gitlab(rows: MatrixRow[]): string {
+  const runnable = rows.filter((r) => r.local)
+  return `${HEADER}
+${notYet(rows)}
+# The jobs run containers (podman) and chroots: they need a privileged runner.
+distro-matrix:
+  image: node:20-bookworm
+  timeout: 1h
+  variables:
+    DD_FIPS_CACHE_DIR: \${CI_PROJECT_DIR}/.cache/datadog-fips-proxy
+  cache:
+    key:
+      files:
+${CACHE_INPUTS.slice(0, 2).map((f) => `        - ${f}`).join('\n')}
+    paths:
+      - .cache/datadog-fips-proxy
+  parallel:
+    matrix:
+      - ROW: [${runnable.map((r) => r.id).join(', ')}]
+  script:
+    - make deps
+    - make matrix MATRIX_ROWS=\${ROW}
+  artifacts:
+    when: always
+    paths:
+      - dist/matrix/
+    reports:
+      junit: dist/matrix/junit.xml
+`
+}
+
+export function ciFiles(rows: MatrixRow[]): Record<string, string> {
+  return { '.github/workflows/matrix.yml': github(rows), '.gitlab-ci.yml': gitlab(rows) }
+}
