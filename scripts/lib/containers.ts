@@ -58,7 +58,11 @@ export interface Container {
 export async function startSystemd(image: string, opts: { name: string; volumes?: [string, string][] }): Promise<Container> {
   const e = await engine()
   const volumes = (opts.volumes ?? []).flatMap(([host, inside]) => ['-v', `${host}:${inside}:ro`])
-  const systemd = e.bin === 'podman' ? ['--systemd=always'] : ['--privileged', '--cgroupns=host', '-v', '/sys/fs/cgroup:/sys/fs/cgroup:rw', '--tmpfs', '/run', '--tmpfs', '/tmp']
+  // CAP_SYS_ADMIN: systemd >= 256 keeps it across User= to set up a unit's sandbox, as PID 1 of a
+  // real host can; without it such units fail at step USER.
+  const systemd = e.bin === 'podman'
+    ? ['--systemd=always', '--cap-add=SYS_ADMIN']
+    : ['--privileged', '--cgroupns=host', '-v', '/sys/fs/cgroup:/sys/fs/cgroup:rw', '--tmpfs', '/run', '--tmpfs', '/tmp']
   const id = (await run(['run', '-d', '--name', opts.name, '--hostname', opts.name, '--network', 'none', ...systemd, ...volumes, image, '/sbin/init'])).stdout.trim()
   const container: Container = {
     id,
