@@ -14,7 +14,7 @@ const FIPS = { enabled: true, https: false, port_range_start: product.ports.rang
 const API_KEY = '0123456789abcdef0123456789abcdef'
 const FIPS_ENV = { DD_API_KEY: API_KEY, DD_SITE: product.site, DD_FIPS_MODE: '1' }
 
-async function withHost(t: any, fn: (h: InstallerHost) => Promise<void>) {
+async function withHost(fn: (h: InstallerHost) => Promise<void>) {
   const host = await installerHost()
   try {
     await fn(host)
@@ -34,7 +34,7 @@ test('the generated script is shellcheck-clean and parses with bash -n', async (
 })
 
 test.serial('fresh install with DD_FIPS_MODE=1; a re-run succeeds and changes nothing', async (t) => {
-  await withHost(t, async (h) => {
+  await withHost(async (h) => {
     const first = await h.install(FIPS_ENV)
     t.is(first.code, 0, first.out)
     t.regex((await h.sh(`dpkg-query -W -f '\${Status}' datadog-agent ${product.name}`)).out, /^install ok installedinstall ok installed$/)
@@ -65,7 +65,7 @@ test.serial('fresh install with DD_FIPS_MODE=1; a re-run succeeds and changes no
 })
 
 test.serial('adds the proxy to an existing Agent without an API key, patching its edited datadog.yaml', async (t) => {
-  await withHost(t, async (h) => {
+  await withHost(async (h) => {
     t.is((await h.sh('curl -fsSL -o /tmp/agent.deb http://127.0.0.1:8080/apt/pool/7/d/datadog-agent/datadog-agent_7.52.1-1_all.deb && dpkg -i /tmp/agent.deb')).code, 0)
     const edited = '# my settings\napi_key: existingkey\nsite: ddog-gov.com\nfips:\n  enabled: false\n  local_address: localhost  # keep me\nlogs_enabled: true\n'
     await h.container.exec('cat > /etc/datadog-agent/datadog.yaml && chown dd-agent:dd-agent /etc/datadog-agent/datadog.yaml && chmod 640 /etc/datadog-agent/datadog.yaml', { input: edited })
@@ -83,7 +83,7 @@ test.serial('adds the proxy to an existing Agent without an API key, patching it
 })
 
 test.serial('DD_INSTALL_ONLY installs and configures, and starts nothing', async (t) => {
-  await withHost(t, async (h) => {
+  await withHost(async (h) => {
     const r = await h.install({ ...FIPS_ENV, DD_INSTALL_ONLY: 'true' })
     t.is(r.code, 0, r.out)
     t.deepEqual((await yamlOf(h, '/etc/datadog-agent/datadog.yaml')).fips, FIPS)
@@ -94,7 +94,7 @@ test.serial('DD_INSTALL_ONLY installs and configures, and starts nothing', async
 })
 
 test.serial('bad input is refused with its exit code before anything changes', async (t) => {
-  await withHost(t, async (h) => {
+  await withHost(async (h) => {
     const refused = async (name: string, env: Record<string, string>, code: number, message: RegExp) => {
       await h.mark()
       const r = await h.install(env)

@@ -106,8 +106,7 @@ export class Fields {
   }
 
   private item(item: unknown, path: string): Fields {
-    const fields = new Fields(item, this.source, this.Err, path)
-    return fields
+    return new Fields(item, this.source, this.Err, path)
   }
 
   private self(pattern?: RegExp): string {
