@@ -35,6 +35,8 @@ for (const { name: arch } of product.architectures) {
       const dyn = (await $({ quiet: true })`readelf --dynamic ${tree.file(bin)}`).stdout
       t.regex(dyn, /R(UN)?PATH.*\[\$ORIGIN\/\.\.\/lib\]/, bin)
     }
+    // The network-facing binary is position-independent (full ASLR).
+    t.regex((await $({ quiet: true })`readelf --file-header ${tree.file('sbin/haproxy')}`).stdout, /Type:\s+DYN \(Position-Independent Executable/)
     const dirs = await tree.run('bin/openssl', ['version', '-d', '-m'], { OPENSSL_CONF: '/dev/null' })
     t.regex(dirs.stdout, new RegExp(`OPENSSLDIR: "${product.paths.embedded}/ssl"`))
     t.regex(dirs.stdout, new RegExp(`MODULESDIR: "${product.paths.embedded}/lib/ossl-modules"`))

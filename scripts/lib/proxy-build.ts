@@ -256,9 +256,10 @@ function haproxyMakeArgs(plan: BuildPlan, sslRoot: string): string[] {
     'USE_LIBCRYPT=',
     // lld drops the __start/__stop init sections that HAProxy's initcalls rely on otherwise.
     'USE_OBSOLETE_LINKER=1',
-    // HAProxy refuses to run ("invalid code detected") if signed overflow is not defined.
-    'ARCH_FLAGS=-fwrapv -fno-strict-overflow',
-    "ADDLIB=-Wl,-rpath,'$$ORIGIN/../lib'",
+    // HAProxy refuses to run ("invalid code detected") if signed overflow is not defined. PIE: the
+    // network-facing binary gets full ASLR (zig cc does not default to it).
+    'ARCH_FLAGS=-fwrapv -fno-strict-overflow -fPIE',
+    "ADDLIB=-pie -Wl,-rpath,'$$ORIGIN/../lib'",
   ]
 }
 

@@ -23,8 +23,10 @@ export async function debianRootfsTarball(suite: string, cacheDir: string, inclu
     await $({ quiet: true })`debootstrap --variant=minbase --include=${include.join(',')} ${suite} ${dir} ${mirror.uri}`
     // Leave no apt cache or machine identity in the image.
     await $({ quiet: true })`sh -c ${`rm -rf ${dir}/var/cache/apt/archives/*.deb ${dir}/var/lib/apt/lists/* && : > ${dir}/etc/machine-id`}`
-    await $({ quiet: true })`tar -C ${dir} -cf ${tarball}.tmp .`
-    renameSync(`${tarball}.tmp`, tarball)
+    // Test processes may build the same root at once: each writes its own file, the rename is atomic.
+    const partial = `${tarball}.tmp-${process.pid}`
+    await $({ quiet: true })`tar -C ${dir} -cf ${partial} .`
+    renameSync(partial, tarball)
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
