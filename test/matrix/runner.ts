@@ -10,6 +10,7 @@ import { Fields, ValidationError } from '../../scripts/lib/validate.ts'
 import { manifest } from '../helpers/dist.ts'
 import { distDir, repoRoot } from '../../scripts/lib/paths.ts'
 import { type InstallerHost, installerHost, servedTree, testRepository } from '../helpers/installer-host.ts'
+import { fixtureIntake } from '../fixtures/intake.ts'
 import { type Assertion, type Check, Collector } from './checks.ts'
 import { NEXT_VERSION, buildNextPackages, debianChroot, nextDebVersion, rpmRootScenario } from './chroot-scenarios.ts'
 
@@ -87,6 +88,7 @@ async function installRow(t: Check, ctx: Context, h: InstallerHost): Promise<voi
   const listeners = (await h.sh(`ss -ltnH | awk '{print $4}'`)).out.split('\n').filter((a) => /:98\d\d$/.test(a)).sort()
   t.is(listeners, p.ports.services.map((s) => `127.0.0.1:${s.port}`).sort(), `ports ${p.ports.rangeStart}-${p.ports.rangeEnd} listen, on loopback only`)
   t.regex((await h.sh(`curl -s http://localhost:${p.ports.rangeStart + 1}/`)).out, /No server is available to handle this request/, `HAProxy answers on ${p.ports.rangeStart + 1}`)
+  await relayCheck(t, p, h)
 
   await h.mark()
   const again = await h.install(FIPS_ENV(p))
@@ -114,6 +116,28 @@ async function installRow(t: Check, ctx: Context, h: InstallerHost): Promise<voi
   t.is(remove.code, 0, 'apt-get remove exits 0')
   t.regex((await h.sh(`systemctl is-active ${p.name} || true`)).out, /inactive|unknown/, 'removal stopped the service')
   t.is((await h.sh(`ss -ltnH | grep -c ':${p.ports.rangeStart + 1} ' || true`)).out.trim(), '0', 'nothing listens any more')
+}
+
+// A request to the metrics port arrives, over TLS with the shipped settings, at a FIXTURE intake
+// that answers as the metrics upstream host (its CA in the system store, its name in /etc/hosts).
+// The operator's config is changed for this only where the container cannot help it: the host has no
+// DNS server, so the upstream addresses come from the libc (/etc/hosts) instead of the resolvers.
+async function relayCheck(t: Check, p: Product, h: InstallerHost): Promise<void> {
+  const metrics = p.ports.services.find((s) => s.kind === 'relay' && s.offset === 1)!
+  const setup = await h.sh([
+    'cp /srv/repo/fixture-intake/ca.crt /usr/local/share/ca-certificates/fixture-intake.crt && update-ca-certificates >/dev/null',
+    `echo "127.0.0.2 ${metrics.upstream}" >> /etc/hosts`,
+    `sed -i 's/ resolvers system init-addr none resolve-prefer ipv4/ init-addr libc,none/' ${liveConfig(p)}`,
+    `(OPENSSL_CONF=/dev/null setsid ${p.paths.embedded}/bin/openssl s_server -accept 127.0.0.2:443 -cert /srv/repo/fixture-intake/server.pem -www -quiet >/dev/null 2>&1 &)`,
+    `systemctl restart ${p.name}`,
+  ].join(' && '))
+  t.is(setup.code === 0 ? 'ok' : setup.out.trim().slice(-400), 'ok', 'the fixture intake is set up')
+  let answer = ''
+  for (let i = 0; i < 20 && !/s_server/.test(answer); i++) {
+    answer = (await h.sh(`sleep 0.5; curl -s -m 5 http://127.0.0.1:${metrics.port}/api/v2/series`)).out
+  }
+  t.regex(answer, /s_server -accept/, `a request to ${metrics.port} arrives at the TLS intake ${metrics.upstream}`)
+  t.regex(answer, /Cipher is (TLS_AES_(128|256)_GCM_SHA(256|384)|ECDHE-(RSA|ECDSA)-AES(128|256)-GCM-SHA(256|384))/, 'over TLS with an AES-GCM cipher')
 }
 
 async function runRow(row: MatrixRow, ctx: Context): Promise<Omit<RowResult, 'seconds'>> {
@@ -156,11 +180,14 @@ export function runnable(row: MatrixRow): boolean {
 export async function runMatrix(opts: MatrixOptions, log: (line: string) => void = console.error): Promise<RowResult[]> {
   const product = loadProduct()
   const nextPackage = await buildNextPackages(product)
+  const served = await testRepository()
+  const metrics = product.ports.services.find((s) => s.kind === 'relay' && s.offset === 1)!
+  await fixtureIntake(path.join(served, 'fixture-intake'), metrics.upstream!)
   const ctx: Context = {
     product,
     nextPackage,
     beforeInstall: opts.beforeInstall,
-    served: await testRepository(),
+    served,
     next: await servedTree({ deb: [nextPackage('deb')], 'rpm-rhel': [nextPackage('rpm-rhel')], 'rpm-suse': [nextPackage('rpm-suse')] }),
   }
   const results: RowResult[] = opts.rows.filter((r) => !runnable(r)).map((row) => ({
