@@ -112,6 +112,12 @@ async function installRow(t: Check, ctx: Context, h: InstallerHost): Promise<voi
   t.is(ms < 8000 ? 'under 8 s' : `${ms} ms`, 'under 8 s', 'systemctl restart takes under 8 s')
   t.is((await h.sh(`systemctl is-active ${p.name}`)).out.trim(), 'active', 'the proxy runs after a restart')
 
+  // An upgrade restarts the proxy only if it was running: a stopped one stays stopped.
+  await h.sh(`systemctl stop ${p.name}`)
+  t.is((await h.sh(`apt-get install -y --reinstall ${p.name}`)).code, 0, 'a reinstall (an upgrade to the same version) exits 0')
+  t.regex((await h.sh(`systemctl is-active ${p.name} || true`)).out, /inactive/, 'an upgrade leaves a stopped proxy stopped')
+  await h.sh(`systemctl start ${p.name}`)
+
   const remove = await h.sh(`apt-get remove -y ${p.name}`)
   t.is(remove.code, 0, 'apt-get remove exits 0')
   t.regex((await h.sh(`systemctl is-active ${p.name} || true`)).out, /inactive|unknown/, 'removal stopped the service')
