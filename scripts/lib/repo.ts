@@ -4,7 +4,7 @@
 //   rpm/<channel>/<major>/<arch>/        RHEL family: signed RPMs, repodata/ (gzip), repomd.xml.asc
 //   suse/<channel>/<major>/<arch>/       SUSE: the same, plus repodata/repomd.xml.key
 //   keys/<key file>                      the public signing key
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { $ } from 'zx'
@@ -109,8 +109,4 @@ export async function buildRepos(input: RepoInput): Promise<RepoResult> {
     rpm: { rhel: await rpmRepos(input, 'rhel'), suse: await rpmRepos(input, 'suse') },
     keyFile,
   }
-}
-
-export function distFiles(dir: string, suffix: string): string[] {
-  return readdirSync(dir).filter((f) => f.endsWith(suffix)).map((f) => path.join(dir, f)).sort()
 }
