@@ -9,6 +9,7 @@ import { distDir, repoRoot } from '../scripts/lib/paths.ts'
 import { exampleConfig, liveConfig, loadProduct } from '../scripts/lib/product.ts'
 import { sha256File } from '../scripts/lib/sources.ts'
 import { distPackage, manifest } from './helpers/dist.ts'
+import { ProxyTree } from './helpers/proxy-tree.ts'
 
 const product = loadProduct()
 const E = product.paths.embedded
@@ -163,7 +164,6 @@ test('systemd-analyze verify: the unit is valid, with no warning', async (t) => 
 })
 
 test('the example config of every package passes haproxy -c and binds only loopback', async (t) => {
-  const { ProxyTree } = await import('./helpers/proxy-tree.ts')
   const tree = new ProxyTree(product, 'x86_64')
   const { dir, env, fipsmodule } = tree.fipsConfig()
   t.is((await tree.fipsinstall(fipsmodule)).exitCode, 0)

@@ -41,13 +41,13 @@ export const debPackager: Packager = {
     const md5sums = files
       .filter((e) => !e.config)
       .map((e) => `${createHash('md5').update(readFileSync(path.join(root, e.path))).digest('hex')}  ${e.path.slice(1)}`)
-    const control_files: Record<string, [string, number]> = {
+    const controlFiles: Record<string, [string, number]> = {
       control: [control(job), 0o644],
       conffiles: [files.filter((e) => e.config).map((e) => `${e.path}\n`).join(''), 0o644],
       md5sums: [`${md5sums.join('\n')}\n`, 0o644],
       ...Object.fromEntries(Object.entries(job.staged.scripts).map(([name, text]) => [name, [text, 0o755] as [string, number]])),
     }
-    for (const [name, [text, mode]] of Object.entries(control_files)) {
+    for (const [name, [text, mode]] of Object.entries(controlFiles)) {
       writeFileSync(path.join(debian, name), text)
       chmodSync(path.join(debian, name), mode)
       utimesSync(path.join(debian, name), job.sourceDateEpoch, job.sourceDateEpoch)

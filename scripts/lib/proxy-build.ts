@@ -189,12 +189,7 @@ async function buildIntoCache(plan: BuildPlan, cacheDir: string, cached: string,
     build_seconds: Math.round((Date.now() - started) / 1000),
     compiler: await compilerVersion(plan),
     target: plan.target,
-    components: Object.fromEntries(
-      [['haproxy', plan.haproxy], ['openssl', plan.openssl], ['fips_provider', plan.provider]].map(([name, s]) => {
-        const spec = s as SourceSpec
-        return [name as string, { version: spec.version, file: spec.file, sha256: spec.sha256 }]
-      }),
-    ),
+    components: { haproxy: component(plan.haproxy), openssl: component(plan.openssl), fips_provider: component(plan.provider) },
     fips_provider: {
       source: plan.provider.id,
       version: plan.provider.version,
@@ -213,6 +208,8 @@ async function buildIntoCache(plan: BuildPlan, cacheDir: string, cached: string,
   rmSync(work, { recursive: true, force: true })
   progress.note(`built in ${formatDuration(Date.now() - started)}`)
 }
+
+const component = (s: SourceSpec) => ({ version: s.version, file: s.file, sha256: s.sha256 })
 
 function toolchainEnv(plan: BuildPlan, cacheDir: string): NodeJS.ProcessEnv {
   const cc = `${ZIG} cc -target ${plan.target}`

@@ -57,7 +57,7 @@ function spec(job: PackageJob): string {
     POSTUN: scripts.postun,
     FILES: job.staged.entries.filter((e) => owned(job, e)).map(fileLine).join('\n'),
     CHANGELOG_DATE: `${date[0].replace(',', '')} ${date[2]} ${date[1]} ${date[3]}`,
-    CHANGELOG_ENTRY: changelogEntry({ ...job, proxyTree: '' }),
+    CHANGELOG_ENTRY: changelogEntry(p, job.report),
   }, 'package.spec')
 }
 

@@ -111,13 +111,13 @@ export function stage(input: StageInput, root: string): Staged {
   return { root, entries: sorted, scripts: maintainerScripts(p, format.kind), installedSizeKiB: Math.ceil(bytes / 1024) }
 }
 
-export function changelogEntry(input: StageInput): string {
-  const c = input.report.components
-  return `Release ${input.product.version}: HAProxy ${c.haproxy.version}, OpenSSL ${c.openssl.version}, FIPS provider ${input.report.fips_provider.version}` +
-    (input.report.fips_provider.validated ? ' (validated, CMVP #4282).' : ' (NOT a validated provider).')
+export function changelogEntry(product: Product, report: BuildReport): string {
+  const c = report.components
+  return `Release ${product.version}: HAProxy ${c.haproxy.version}, OpenSSL ${c.openssl.version}, FIPS provider ${report.fips_provider.version}` +
+    (report.fips_provider.validated ? ' (validated, CMVP #4282).' : ' (NOT a validated provider).')
 }
 
 function debianChangelog(input: StageInput): string {
   const date = new Date(input.sourceDateEpoch * 1000).toUTCString().replace('GMT', '+0000')
-  return `${input.product.name} (${input.versions.deb}) stable; urgency=medium\n\n  * ${changelogEntry(input)}\n\n -- ${input.product.maintainer}  ${date}\n`
+  return `${input.product.name} (${input.versions.deb}) stable; urgency=medium\n\n  * ${changelogEntry(input.product, input.report)}\n\n -- ${input.product.maintainer}  ${date}\n`
 }

@@ -7,8 +7,8 @@ import { parse } from 'yaml'
 import { formatDuration } from '../../scripts/lib/exec.ts'
 import { type Product, exampleConfig, liveConfig, loadProduct } from '../../scripts/lib/product.ts'
 import { Fields, ValidationError } from '../../scripts/lib/validate.ts'
-import { manifest } from '../helpers/dist.ts'
-import { distDir, repoRoot } from '../../scripts/lib/paths.ts'
+import { distPackage } from '../helpers/dist.ts'
+import { repoRoot } from '../../scripts/lib/paths.ts'
 import { type InstallerHost, installerHost, servedTree, testRepository } from '../helpers/installer-host.ts'
 import { fixtureIntake } from '../fixtures/intake.ts'
 import { type Assertion, type Check, Collector } from './checks.ts'
@@ -124,12 +124,15 @@ async function installRow(t: Check, ctx: Context, h: InstallerHost): Promise<voi
   t.is((await h.sh(`ss -ltnH | grep -c ':${p.ports.rangeStart + 1} ' || true`)).out.trim(), '0', 'nothing listens any more')
 }
 
+// The service the relay check follows: metrics, the first relay of the range.
+const relayedService = (p: Product) => p.ports.services.find((s) => s.kind === 'relay')!
+
 // A request to the metrics port arrives, over TLS with the shipped settings, at a FIXTURE intake
 // that answers as the metrics upstream host (its CA in the system store, its name in /etc/hosts).
 // The operator's config is changed for this only where the container cannot help it: the host has no
 // DNS server, so the upstream addresses come from the libc (/etc/hosts) instead of the resolvers.
 async function relayCheck(t: Check, p: Product, h: InstallerHost): Promise<void> {
-  const metrics = p.ports.services.find((s) => s.kind === 'relay' && s.offset === 1)!
+  const metrics = relayedService(p)
   const setup = await h.sh([
     'cp /srv/repo/fixture-intake/ca.crt /usr/local/share/ca-certificates/fixture-intake.crt && update-ca-certificates >/dev/null',
     `echo "127.0.0.2 ${metrics.upstream}" >> /etc/hosts`,
@@ -152,8 +155,7 @@ async function runRow(row: MatrixRow, ctx: Context): Promise<Omit<RowResult, 'se
     const format = ctx.product.packages.find((f) => f.id === row.format)!
     const { root, remove } = await debianChroot()
     try {
-      const v1 = path.join(distDir, manifest().packages.find((p) => p.format === row.format && p.arch === 'x86_64')!.file)
-      await rpmRootScenario(t, ctx.product, format, v1, ctx.nextPackage(row.format), root)
+      await rpmRootScenario(t, ctx.product, format, distPackage(row.format, 'x86_64'), ctx.nextPackage(row.format), root)
     } finally {
       remove()
     }
@@ -187,8 +189,7 @@ export async function runMatrix(opts: MatrixOptions, log: (line: string) => void
   const product = loadProduct()
   const nextPackage = await buildNextPackages(product)
   const served = await testRepository()
-  const metrics = product.ports.services.find((s) => s.kind === 'relay' && s.offset === 1)!
-  await fixtureIntake(path.join(served, 'fixture-intake'), metrics.upstream!)
+  await fixtureIntake(path.join(served, 'fixture-intake'), relayedService(product).upstream!)
   const ctx: Context = {
     product,
     nextPackage,
