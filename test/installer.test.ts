@@ -7,12 +7,11 @@ import { parse } from 'yaml'
 import { $ } from 'zx'
 import { distDir } from '../scripts/lib/paths.ts'
 import { exampleConfig, liveConfig, loadProduct } from '../scripts/lib/product.ts'
-import { type InstallerHost, installerHost } from './helpers/installer-host.ts'
+import { type InstallerHost, TEST_API_KEY, fipsInstallEnv, installerHost } from './helpers/installer-host.ts'
 
 const product = loadProduct()
 const FIPS = { enabled: true, https: false, port_range_start: product.ports.rangeStart }
-const API_KEY = '0123456789abcdef0123456789abcdef'
-const FIPS_ENV = { DD_API_KEY: API_KEY, DD_SITE: product.site, DD_FIPS_MODE: '1' }
+const FIPS_ENV = fipsInstallEnv(product)
 
 async function withHost(fn: (h: InstallerHost) => Promise<void>) {
   const host = await installerHost()
@@ -42,7 +41,7 @@ test.serial('fresh install with DD_FIPS_MODE=1; a re-run succeeds and changes no
     t.is((await h.sh(`cmp ${exampleConfig(product)} ${liveConfig(product)}`)).code, 0, 'the live config is the example')
     const config = await yamlOf(h, '/etc/datadog-agent/datadog.yaml')
     t.deepEqual(config.fips, FIPS)
-    t.is(config.api_key, API_KEY)
+    t.is(config.api_key, TEST_API_KEY)
     t.is(await statOf(h, '/etc/datadog-agent/datadog.yaml'), 'dd-agent:dd-agent:640')
     t.true((await h.sh(`test -s ${product.paths.embedded}/ssl/fipsmodule.cnf`)).code === 0, 'fipsmodule.cnf generated on this host')
     t.is((await h.sh(`systemctl is-active ${product.name} datadog-agent`)).out.trim(), 'active\nactive')

@@ -17,6 +17,10 @@ export const REPO_PORT = 8080
 export const REPO_URL = `http://127.0.0.1:${REPO_PORT}`
 export const SCRIPT = 'install_script_agent7.sh'
 
+// The one-liner's environment in FIPS mode, as the documentation gives it.
+export const TEST_API_KEY = '0123456789abcdef0123456789abcdef'
+export const fipsInstallEnv = (p: { site: string }) => ({ DD_API_KEY: TEST_API_KEY, DD_SITE: p.site, DD_FIPS_MODE: '1' })
+
 let repoPromise: Promise<string> | undefined
 
 // The served tree: the repositories of dist/ plus the install script, as a release publishes them.

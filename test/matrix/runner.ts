@@ -9,7 +9,7 @@ import { type Product, exampleConfig, liveConfig, loadProduct } from '../../scri
 import { Fields, ValidationError } from '../../scripts/lib/validate.ts'
 import { distPackage } from '../helpers/dist.ts'
 import { repoRoot } from '../../scripts/lib/paths.ts'
-import { type InstallerHost, installerHost, servedTree, testRepository } from '../helpers/installer-host.ts'
+import { type InstallerHost, fipsInstallEnv, installerHost, servedTree, testRepository } from '../helpers/installer-host.ts'
 import { fixtureIntake } from '../fixtures/intake.ts'
 import { type Assertion, type Check, Collector } from './checks.ts'
 import { NEXT_VERSION, buildNextPackages, debianChroot, nextDebVersion, rpmRootScenario } from './chroot-scenarios.ts'
@@ -69,13 +69,11 @@ interface Context {
   beforeInstall?: string
 }
 
-const FIPS_ENV = (p: Product) => ({ DD_API_KEY: '0123456789abcdef0123456789abcdef', DD_SITE: p.site, DD_FIPS_MODE: '1' })
-
 // The one-line install on a real systemd host, and everything the release promises after it.
 async function installRow(t: Check, ctx: Context, h: InstallerHost): Promise<void> {
   const p = ctx.product
   if (ctx.beforeInstall) await h.sh(ctx.beforeInstall)
-  const first = await h.install(FIPS_ENV(p))
+  const first = await h.install(fipsInstallEnv(p))
   // On failure the report carries the end of the script's output.
   t.is(first.code === 0 ? 'exit 0' : `exit ${first.code}: ${first.out.trim().split('\n').slice(-6).join(' / ')}`, 'exit 0', 'the one-line install exits 0')
   if (first.code !== 0) return
@@ -91,7 +89,7 @@ async function installRow(t: Check, ctx: Context, h: InstallerHost): Promise<voi
   await relayCheck(t, p, h)
 
   await h.mark()
-  const again = await h.install(FIPS_ENV(p))
+  const again = await h.install(fipsInstallEnv(p))
   t.is(again.code, 0, 'a re-run exits 0')
   t.is(await h.changedSinceMark(), [], 'a re-run changes no file')
 
@@ -99,7 +97,7 @@ async function installRow(t: Check, ctx: Context, h: InstallerHost): Promise<voi
   await h.sh(`echo '# operator change' >> ${liveConfig(p)}`)
   const before = (await h.sh(`sha256sum ${liveConfig(p)}`)).out
   await h.sh("pkill -f '^busybox httpd -p 127.0.0.1:8080' ; busybox httpd -p 127.0.0.1:8080 -h /srv/repo-next")
-  const upgrade = await h.install(FIPS_ENV(p))
+  const upgrade = await h.install(fipsInstallEnv(p))
   t.is(upgrade.code, 0, 'the install script upgrades to the newer release')
   t.is((await h.sh(`dpkg-query -W -f '\${Version}' ${p.name}`)).out, nextDebVersion(p), `upgraded to ${NEXT_VERSION}`)
   t.is((await h.sh(`sha256sum ${liveConfig(p)}`)).out, before, 'the modified live config survived the upgrade')
