@@ -1,6 +1,7 @@
 // Running build commands with their whole output in a log file, and one progress line per step.
 import { spawn } from 'node:child_process'
-import { closeSync, openSync, writeSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs'
+import path from 'node:path'
 
 export class CommandError extends Error {}
 
@@ -10,8 +11,10 @@ export interface RunOptions {
   log: string
 }
 
-// Runs argv (no shell), appending stdout and stderr to the log; throws naming the log on failure.
+// Runs argv (no shell), appending stdout and stderr to the log (its directory created if missing: a fresh
+// clone has no build/logs/); throws naming the log on failure.
 export async function runLogged(argv: string[], opts: RunOptions): Promise<void> {
+  mkdirSync(path.dirname(opts.log), { recursive: true })
   const fd = openSync(opts.log, 'a')
   writeSync(fd, `\n$ (cd ${opts.cwd} && ${argv.join(' ')})\n`)
   try {
