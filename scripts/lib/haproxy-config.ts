@@ -25,7 +25,8 @@ export interface ConfigOptions {
 
 const bind = (s: Service) => `    bind "\${DD_FIPS_LOCAL_ADDRESS}:${s.port}"`
 
-function backendName(host: string, service: Service): string {
+// The backend of a service's upstream or route host: what the log names when a server goes down.
+export function backendName(host: string, service: Service): string {
   return host === service.upstream ? `datadog-${service.name}` : `datadog-${service.name}-${host.split('.')[0]}`
 }
 

@@ -1,0 +1,207 @@
+// A relay lab: the shipped proxy (the x86_64/arm64 .deb of dist/, unpacked, whichever this machine
+// runs) started on its unmodified example config, in front of a FIXTURE intake and a FIXTURE DNS server.
+//
+// How the proxy reaches the fixture without editing the shipped config: HAProxy runs in a private
+// mount namespace (unshare, root) in which
+//   - the unpacked package is bind-mounted at its install prefix (/opt/...), so the binary, its
+//     openssl.cnf and fipsmodule.cnf (generated there by the package's own fipsinstall) are at
+//     the paths they have on a host;
+//   - /etc/resolv.conf names the fixture DNS server, which the config's `resolvers system`
+//     (parse-resolv-conf) queries: every upstream host resolves to the fixture intake's address;
+//   - the CA bundle the config names (ca-file) is replaced by one holding the fixture CA only.
+// Each lab uses its own loopback addresses 127.77.<id>.x (proxy .1, intake .10, DNS .53), set with
+// DD_FIPS_LOCAL_ADDRESS as the unit's environment could, so labs run side by side.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import http from 'node:http'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { $ } from 'zx'
+import { exampleConfig, fipsinstallPath, type Product } from '../../scripts/lib/product.ts'
+import { distPackage } from './dist.ts'
+import { type RunningDns, startDns } from '../fixtures/dns.ts'
+import { type RunningIntake, startIntake } from '../fixtures/intake.ts'
+import type { ServerCert } from '../fixtures/pki.ts'
+
+const DEB_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64' }
+
+// The .deb for this machine, unpacked once per test process.
+let unpacked: Promise<string> | undefined
+export function unpackedPackage(): Promise<string> {
+  unpacked ??= (async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'relay-pkg-'))
+    await $({ quiet: true })`dpkg-deb -x ${distPackage('deb', DEB_ARCH[os.arch()])} ${root}`
+    return root
+  })()
+  return unpacked
+}
+
+// The upstream hosts of the product: every relay's, and every route's.
+export function upstreamHosts(p: Product): string[] {
+  return [...new Set(p.ports.services.flatMap((s) => [s.upstream, ...s.routes.map((r) => r.upstream)]).filter((h): h is string => !!h))]
+}
+
+export interface LabOptions {
+  // 1..254, distinct per concurrent lab: picks the loopback addresses
+  id: number
+  // the intake's certificate and, for the cipher case, its cipher list; 'down': nothing listens
+  intake: { cert: ServerCert; ciphers?: string } | 'down'
+  // the CA certificate that stands in for the CA bundle the config names
+  ca: string
+  // the CA bundle path inside the config (the package format's)
+  caBundle: string
+}
+
+export interface Reply {
+  status: number
+  body: string
+  reusedSocket: boolean
+}
+
+export interface SendOptions {
+  method?: string
+  path?: string
+  body?: Buffer
+  // send the body in pieces without a Content-Length (Transfer-Encoding: chunked)
+  chunked?: boolean
+  agent?: http.Agent
+}
+
+export class RelayLab {
+  readonly log: string[] = []
+  private exited: number | null | undefined
+
+  private constructor(
+    readonly product: Product,
+    readonly address: string,
+    readonly dns: RunningDns,
+    readonly intake: RunningIntake | undefined,
+    private readonly proxy: ChildProcess,
+    private readonly dir: string,
+  ) {
+    const collect = (chunk: Buffer) => this.log.push(...chunk.toString().split('\n').filter(Boolean))
+    proxy.stdout!.on('data', collect)
+    proxy.stderr!.on('data', collect)
+    proxy.on('exit', (code) => (this.exited = code))
+  }
+
+  static async start(product: Product, opts: LabOptions): Promise<RelayLab> {
+    const net3 = `127.77.${opts.id}`
+    const intake = opts.intake === 'down'
+      ? undefined
+      : await startIntake({ address: `${net3}.10`, cert: opts.intake.cert.cert, key: opts.intake.cert.key, ciphers: opts.intake.ciphers })
+    const dns = await startDns(`${net3}.53`, Object.fromEntries(upstreamHosts(product).map((h) => [h, `${net3}.10`])))
+    const dir = mkdtempSync(path.join(os.tmpdir(), `relay-lab-${opts.id}-`))
+    writeFileSync(path.join(dir, 'resolv.conf'), `nameserver ${net3}.53\n`)
+    const root = await unpackedPackage()
+    const prefix = product.paths.prefix
+    const embedded = product.paths.embedded
+    const script = [
+      'set -e',
+      `mount -t tmpfs fixture-opt ${path.dirname(prefix)}`,
+      `mkdir -p ${prefix}`,
+      `mount --bind ${root}${prefix} ${prefix}`,
+      `mount --bind ${dir}/resolv.conf /etc/resolv.conf`,
+      `mount --bind ${opts.ca} ${opts.caBundle}`,
+      fipsinstallPath(product),
+      `exec ${embedded}/sbin/haproxy -W -db -f ${root}${exampleConfig(product)}`,
+    ].join('\n')
+    const proxy = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], {
+      env: { PATH: process.env.PATH, OPENSSL_CONF: `${embedded}/ssl/openssl.cnf`, DD_FIPS_LOCAL_ADDRESS: `${net3}.1` },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const lab = new RelayLab(product, `${net3}.1`, dns, intake, proxy, dir)
+    await lab.waitForListener(product.ports.rangeStart)
+    return lab
+  }
+
+  port(name: string): number {
+    const service = this.product.ports.services.find((s) => s.name === name)
+    if (!service) throw new Error(`no service ${name} in the product definition`)
+    return service.port
+  }
+
+  send(port: number, opts: SendOptions = {}): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json' }
+      if (opts.body && !opts.chunked) headers['content-length'] = opts.body.length
+      const req = http.request({ host: this.address, port, method: opts.method ?? 'POST', path: opts.path ?? '/', headers, agent: opts.agent }, (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString(), reusedSocket: req.reusedSocket }))
+      })
+      req.on('error', reject)
+      if (opts.body && opts.chunked) {
+        for (let at = 0; at < opts.body.length; at += 64 * 1024) req.write(opts.body.subarray(at, at + 64 * 1024))
+      } else if (opts.body) {
+        req.write(opts.body)
+      }
+      req.end()
+    })
+  }
+
+  // Servers start without an address (init-addr none) and get it from the resolvers: wait until
+  // every backend has a server with the fixture's address, as the stats page reports it.
+  async waitForResolution(timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const rows = (await this.send(this.product.ports.rangeStart, { method: 'GET', path: '/;csv' })).body.split('\n').map((l) => l.split(','))
+      const backends = new Set(rows.filter((r) => r[1] === 'BACKEND').map((r) => r[0]).filter((b) => b !== 'stats'))
+      const resolved = new Set(rows.filter((r) => /^mothership/.test(r[1] ?? '') && r[17] && !r[17].startsWith('MAINT')).map((r) => r[0]))
+      if (backends.size > 0 && [...backends].every((b) => resolved.has(b))) return
+      if (Date.now() > deadline) throw new Error(`backends not resolved after ${timeoutMs} ms; DNS queries: ${this.dns.queries.join(' ')}\n${this.log.join('\n')}`)
+      await sleep(200)
+    }
+  }
+
+  async waitForLog(pattern: RegExp, timeoutMs: number): Promise<string> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const line = this.log.find((l) => pattern.test(l))
+      if (line) return line
+      if (Date.now() > deadline) throw new Error(`no log line matching ${pattern} after ${timeoutMs} ms:\n${this.log.join('\n')}`)
+      await sleep(200)
+    }
+  }
+
+  // The proxy's listening sockets (master and workers), from ss: "address:port" each.
+  async listeners(): Promise<string[]> {
+    const q = { quiet: true, nothrow: true }
+    const pids = [this.proxy.pid!, ...(await $(q)`ps -o pid= --ppid ${this.proxy.pid!}`).stdout.trim().split(/\s+/).filter(Boolean).map(Number)]
+    const lines = (await $(q)`ss -ltnpH`).stdout.split('\n')
+    return lines.filter((l) => pids.some((pid) => l.includes(`pid=${pid},`))).map((l) => l.trim().split(/\s+/)[3])
+  }
+
+  async close(): Promise<void> {
+    if (this.exited === undefined) {
+      const exited = new Promise((resolve) => this.proxy.once('exit', resolve))
+      this.proxy.kill('SIGTERM')
+      await exited
+    }
+    await this.dns.close()
+    await this.intake?.close()
+    rmSync(this.dir, { recursive: true, force: true })
+  }
+
+  private async waitForListener(port: number): Promise<void> {
+    const deadline = Date.now() + 20_000
+    for (;;) {
+      if (this.exited !== undefined) throw new Error(`the proxy exited (${this.exited}) while starting:\n${this.log.join('\n')}`)
+      if (await canConnect(this.address, port)) return
+      if (Date.now() > deadline) throw new Error(`the proxy is not listening on ${this.address}:${port} after 20 s:\n${this.log.join('\n')}`)
+      await sleep(100)
+    }
+  }
+}
+
+function canConnect(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port }, () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.on('error', () => resolve(false))
+  })
+}

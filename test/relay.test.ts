@@ -1,0 +1,165 @@
+// The proxy at run time: the shipped package's HAProxy on its unmodified example config relays
+// every product port to its upstream over FIPS-approved TLS with certificate verification, and
+// refuses upstreams it must not trust. See test/helpers/relay-lab.ts for how the upstream names
+// reach the FIXTURE intake (a private mount namespace with its own resolv.conf and CA bundle).
+import test from 'ava'
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdtempSync } from 'node:fs'
+import http from 'node:http'
+import os from 'node:os'
+import path from 'node:path'
+import { backendName, TLS12_CIPHERS, TLS13_SUITES } from '../scripts/lib/haproxy-config.ts'
+import { loadProduct } from '../scripts/lib/product.ts'
+import { type IntakeRecord } from './fixtures/intake.ts'
+import { FixturePki, type LeafOptions } from './fixtures/pki.ts'
+import { type LabOptions, RelayLab, upstreamHosts } from './helpers/relay-lab.ts'
+
+const product = loadProduct()
+const caBundle = product.packages.find((f) => f.kind === 'deb')!.caBundle
+const relays = product.ports.services.filter((s) => s.kind === 'relay')
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex')
+
+let pki: FixturePki
+const labs: RelayLab[] = []
+let lab: RelayLab
+
+async function startLab(id: number, intake: LabOptions['intake']): Promise<RelayLab> {
+  const started = await RelayLab.start(product, { id, intake, ca: pki.ca, caBundle })
+  labs.push(started)
+  return started
+}
+
+const leaf = (name: string, opts: Partial<LeafOptions> = {}) => pki.leaf(name, { hosts: upstreamHosts(product), ...opts })
+
+test.before(async () => {
+  pki = await FixturePki.create(mkdtempSync(path.join(os.tmpdir(), 'relay-pki-')))
+  lab = await startLab(1, { cert: await leaf('intake') })
+  await lab.waitForResolution()
+})
+
+test.after.always(async () => {
+  await Promise.all(labs.map((l) => l.close()))
+})
+
+function recordFor(t: { fail(m: string): void }, l: RelayLab, requestPath: string): IntakeRecord {
+  const found = l.intake!.records.filter((r) => r.path === requestPath)
+  if (found.length !== 1) t.fail(`${found.length} requests with path ${requestPath} at the intake (expected 1)`)
+  return found[0]
+}
+
+function assertApprovedTls(t: { true(v: boolean, m: string): void }, r: IntakeRecord): void {
+  const approved = r.tls.protocol === 'TLSv1.3' ? TLS13_SUITES : r.tls.protocol === 'TLSv1.2' ? TLS12_CIPHERS : []
+  t.true(approved.includes(r.tls.cipher), `${r.tls.protocol} ${r.tls.cipher} is a FIPS-approved choice of the config`)
+}
+
+for (const service of relays) {
+  test.serial(`${service.port} (${service.name}) relays to ${service.upstream} with the body intact`, async (t) => {
+    const body = randomBytes(32 * 1024)
+    const requestPath = `/fixture/${service.name}`
+    const reply = await lab.send(service.port, { path: requestPath, body })
+    t.is(reply.status, 202, reply.body)
+    const r = recordFor(t, lab, requestPath)
+    t.like(r, { sni: service.upstream, host: service.upstream, method: 'POST', bytes: body.length, sha256: sha256(body) })
+    assertApprovedTls(t, r)
+  })
+}
+
+for (const service of relays) {
+  for (const route of service.routes) {
+    test.serial(`${service.port} (${service.name}) sends ${route.pathPrefix} to ${route.upstream}`, async (t) => {
+      const reply = await lab.send(service.port, { method: 'GET', path: route.pathPrefix })
+      t.is(reply.status, 202, reply.body)
+      t.like(recordFor(t, lab, route.pathPrefix), { sni: route.upstream, host: route.upstream })
+    })
+  }
+}
+
+test(`${product.ports.rangeStart} serves the HAProxy stats page`, async (t) => {
+  const reply = await lab.send(product.ports.rangeStart, { method: 'GET' })
+  t.is(reply.status, 200)
+  t.regex(reply.body, /Statistics Report/)
+})
+
+for (const service of product.ports.services.filter((s) => s.kind === 'reserved')) {
+  test(`${service.port} (${service.name}) is held by the proxy and answers 404 without relaying`, async (t) => {
+    const reply = await lab.send(service.port, { method: 'GET', path: '/reserved-probe' })
+    t.is(reply.status, 404)
+    t.is(lab.intake!.records.filter((r) => r.path === '/reserved-probe').length, 0)
+  })
+}
+
+test('the proxy listens on exactly the port range, on loopback only', async (t) => {
+  const listeners = await lab.listeners()
+  const expected = product.ports.services.map((s) => `${lab.address}:${s.port}`).sort()
+  t.deepEqual([...listeners].sort(), expected)
+  t.true(listeners.every((l) => l.startsWith('127.')), listeners.join(' '))
+})
+
+test.serial('a 10 MB body arrives intact', async (t) => {
+  const body = randomBytes(10 * 1024 * 1024)
+  const reply = await lab.send(lab.port('logs'), { path: '/fixture/large', body })
+  t.is(reply.status, 202, reply.body)
+  t.like(recordFor(t, lab, '/fixture/large'), { bytes: body.length, sha256: sha256(body), chunked: false })
+})
+
+test.serial('a chunked upload arrives intact, still chunked', async (t) => {
+  const body = randomBytes(1024 * 1024 + 17)
+  const reply = await lab.send(lab.port('traces'), { path: '/fixture/chunked', body, chunked: true })
+  t.is(reply.status, 202, reply.body)
+  t.like(recordFor(t, lab, '/fixture/chunked'), { bytes: body.length, sha256: sha256(body), chunked: true })
+})
+
+test.serial('keep-alive: five requests on one agent connection share one upstream connection', async (t) => {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+  const replies = []
+  for (let i = 0; i < 5; i++) replies.push(await lab.send(lab.port('metrics'), { path: `/fixture/keepalive-${i}`, body: randomBytes(1024), agent }))
+  agent.destroy()
+  t.deepEqual(replies.map((r) => r.status), [202, 202, 202, 202, 202])
+  t.deepEqual(replies.map((r) => r.reusedSocket), [false, true, true, true, true], 'the proxy kept the agent connection open')
+  const connections = new Set(replies.map((_, i) => recordFor(t, lab, `/fixture/keepalive-${i}`).connection))
+  t.is(connections.size, 1, 'the proxy reused its TLS connection to the intake')
+})
+
+// Each case: an intake the proxy must not trust. The request gets 503, nothing reaches the intake
+// over HTTP, and the intake saw the handshake fail for the reason of the case.
+const refusals: { name: string; id: number; intake: () => Promise<LabOptions['intake']>; handshake: RegExp }[] = [
+  {
+    name: 'an intake offering only a non-FIPS cipher (ChaCha20-Poly1305)',
+    id: 2,
+    intake: async () => ({ cert: await leaf('chacha'), ciphers: 'TLS_CHACHA20_POLY1305_SHA256:ECDHE-RSA-CHACHA20-POLY1305' }),
+    handshake: /no shared cipher|no suitable|handshake failure/i,
+  },
+  { name: 'an expired certificate', id: 3, intake: async () => ({ cert: await leaf('expired', { days: -1 }) }), handshake: /certificate expired|alert number 45/i },
+  {
+    name: 'a certificate for another name',
+    id: 4,
+    intake: async () => ({ cert: await leaf('wrong-name', { hosts: ['intake.example.invalid'] }) }),
+    // HAProxy's verifyhost check fails inside its verify callback, which OpenSSL reports with an
+    // internal_error alert (80), not bad_certificate.
+    handshake: /alert number 80|internal error/i,
+  },
+  { name: 'a certificate from an unknown CA', id: 5, intake: async () => ({ cert: await leaf('unknown-ca', { issuer: 'untrusted' }) }), handshake: /unknown ca|alert number 48/i },
+]
+
+for (const refusal of refusals) {
+  test(`refuses ${refusal.name}`, async (t) => {
+    const refusing = await startLab(refusal.id, await refusal.intake())
+    await refusing.waitForResolution()
+    const reply = await refusing.send(refusing.port('metrics'), { path: '/fixture/refused', body: randomBytes(1024) })
+    t.is(reply.status, 503, reply.body)
+    t.is(refusing.intake!.records.length, 0, 'no request reached the intake')
+    t.true(refusing.intake!.handshakeErrors.length > 0, 'the proxy did try the intake')
+    t.true(refusing.intake!.handshakeErrors.some((e) => refusal.handshake.test(e)), refusing.intake!.handshakeErrors.join('\n'))
+  })
+}
+
+test('an intake that is down: 503, and the log says which server is down and that the backend has none left', async (t) => {
+  const down = await startLab(6, 'down')
+  await down.waitForResolution()
+  const reply = await down.send(down.port('metrics'), { path: '/fixture/down', body: randomBytes(1024) })
+  t.is(reply.status, 503)
+  const metrics = relays.find((s) => s.name === 'metrics')!
+  const backend = backendName(metrics.upstream!, metrics)
+  t.regex(await down.waitForLog(new RegExp(`Server ${backend}/mothership1 is DOWN, reason: Layer4 connection problem`), 60_000), /Connection refused/)
+  t.truthy(await down.waitForLog(new RegExp(`backend '?${backend}'? has no server available`), 60_000))
+})
