@@ -3,11 +3,11 @@ SHELL := /bin/bash
 TSX := node_modules/.bin/tsx
 AVA := node_modules/.bin/ava
 
-.PHONY: deps proxy packages repos matrix ci-files test typecheck clean
+.PHONY: deps proxy packages repos matrix bench ci-files test typecheck clean
 
 # Installed from the machine's configured apt sources (run as root). See README.md.
 APT_PACKAGES := curl ca-certificates perl make binutils gnupg gawk busybox qemu-user-static libc6-arm64-cross libgcc-s1-arm64-cross shellcheck \
-	rpm lintian rpmlint systemd debootstrap reprepro createrepo-c podman runc
+	rpm lintian rpmlint systemd debootstrap reprepro createrepo-c podman runc iproute2 procps util-linux wrk
 
 node_modules: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -29,6 +29,9 @@ repos: packages
 # The distro matrix (test/matrix/matrix.yaml): every row this machine can run.
 matrix: packages
 	$(TSX) scripts/matrix.ts
+
+bench: packages
+	$(TSX) scripts/bench.ts
 
 # CI files for engines with runners, generated from the matrix definition (committed).
 ci-files: node_modules

@@ -12,7 +12,7 @@
 // Each lab uses its own loopback addresses 127.77.<id>.x (proxy .1, intake .10, DNS .53), set with
 // DD_FIPS_LOCAL_ADDRESS as the unit's environment could, so labs run side by side.
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import os from 'node:os'
@@ -47,11 +47,13 @@ export interface LabOptions {
   // 1..254, distinct per concurrent lab: picks the loopback addresses
   id: number
   // the intake's certificate and, for the cipher case, its cipher list; 'down': nothing listens
-  intake: { cert: ServerCert; ciphers?: string } | 'down'
+  intake: { cert: ServerCert; ciphers?: string; keepRecords?: boolean } | 'down'
   // the CA certificate that stands in for the CA bundle the config names
   ca: string
   // the CA bundle path inside the config (the package format's)
   caBundle: string
+  // another HAProxy config to run instead of the shipped example (the benchmark's vendor-like one)
+  config?: string
 }
 
 export interface Reply {
@@ -91,7 +93,7 @@ export class RelayLab {
     const net3 = `127.77.${opts.id}`
     const intake = opts.intake === 'down'
       ? undefined
-      : await startIntake({ address: `${net3}.10`, cert: opts.intake.cert.cert, key: opts.intake.cert.key, ciphers: opts.intake.ciphers })
+      : await startIntake({ ...opts.intake, address: `${net3}.10`, cert: opts.intake.cert.cert, key: opts.intake.cert.key })
     const dns = await startDns(`${net3}.53`, Object.fromEntries(upstreamHosts(product).map((h) => [h, `${net3}.10`])))
     const dir = mkdtempSync(path.join(os.tmpdir(), `relay-lab-${opts.id}-`))
     writeFileSync(path.join(dir, 'resolv.conf'), `nameserver ${net3}.53\n`)
@@ -106,7 +108,7 @@ export class RelayLab {
       `mount --bind ${dir}/resolv.conf /etc/resolv.conf`,
       `mount --bind ${opts.ca} ${opts.caBundle}`,
       fipsinstallPath(product),
-      `exec ${embedded}/sbin/haproxy -W -db -f ${root}${exampleConfig(product)}`,
+      `exec ${embedded}/sbin/haproxy -W -db -f ${opts.config ?? root + exampleConfig(product)}`,
     ].join('\n')
     const proxy = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], {
       env: { PATH: process.env.PATH, OPENSSL_CONF: `${embedded}/ssl/openssl.cnf`, DD_FIPS_LOCAL_ADDRESS: `${net3}.1` },
@@ -115,6 +117,30 @@ export class RelayLab {
     const lab = new RelayLab(product, `${net3}.1`, dns, intake, proxy, dir)
     await lab.waitForListener(product.ports.rangeStart)
     return lab
+  }
+
+  // The proxy's processes (master and workers).
+  async pids(): Promise<number[]> {
+    const children = (await $({ quiet: true, nothrow: true })`ps -o pid= --ppid ${this.proxy.pid!}`).stdout
+    return [this.proxy.pid!, ...children.trim().split(/\s+/).filter(Boolean).map(Number)]
+  }
+
+  // CPU time used so far by the proxy's processes (user + system), in milliseconds.
+  async cpuMs(): Promise<number> {
+    const ticksPerSecond = Number((await $({ quiet: true })`getconf CLK_TCK`).stdout)
+    let ticks = 0
+    for (const pid of await this.pids()) {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+      ticks += Number(fields[11]) + Number(fields[12]) // utime, stime
+    }
+    return (ticks * 1000) / ticksPerSecond
+  }
+
+  // Resident memory of the proxy's processes, in MB.
+  async rssMb(): Promise<number> {
+    let kb = 0
+    for (const pid of await this.pids()) kb += Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0)
+    return kb / 1024
   }
 
   port(name: string): number {
@@ -168,9 +194,8 @@ export class RelayLab {
 
   // The proxy's listening sockets (master and workers), from ss: "address:port" each.
   async listeners(): Promise<string[]> {
-    const q = { quiet: true, nothrow: true }
-    const pids = [this.proxy.pid!, ...(await $(q)`ps -o pid= --ppid ${this.proxy.pid!}`).stdout.trim().split(/\s+/).filter(Boolean).map(Number)]
-    const lines = (await $(q)`ss -ltnpH`).stdout.split('\n')
+    const pids = await this.pids()
+    const lines = (await $({ quiet: true })`ss -ltnpH`).stdout.split('\n')
     return lines.filter((l) => pids.some((pid) => l.includes(`pid=${pid},`))).map((l) => l.trim().split(/\s+/)[3])
   }
 
