@@ -26,6 +26,8 @@ import { type RunningIntake, startIntake } from '../fixtures/intake.ts'
 import type { ServerCert } from '../fixtures/pki.ts'
 
 const DEB_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64' }
+// clock ticks per second of /proc/<pid>/stat's CPU times
+let ticksPerSecond: number | undefined
 
 // The .deb for this machine, unpacked once per test process.
 let unpacked: Promise<string> | undefined
@@ -127,7 +129,7 @@ export class RelayLab {
 
   // CPU time used so far by the proxy's processes (user + system), in milliseconds.
   async cpuMs(): Promise<number> {
-    const ticksPerSecond = Number((await $({ quiet: true })`getconf CLK_TCK`).stdout)
+    ticksPerSecond ??= Number((await $({ quiet: true })`getconf CLK_TCK`).stdout)
     let ticks = 0
     for (const pid of await this.pids()) {
       const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
