@@ -5,13 +5,29 @@
 //   MATRIX_ROWS=debian-12,rpm-root-rhel   only these rows
 //   MATRIX_JOBS=2                         rows in parallel
 //   MATRIX_ROW_TIMEOUT=900                seconds per row
+//   MATRIX_STRICT=1                       a row that is not run is an error (CI jobs, one row each)
+//   MATRIX_IMAGES=centos-7=IMAGE,...      run these rows from these images instead (pulled, or
+//                                         local ones), e.g. one whose repositories still answer
 import path from 'node:path'
 import { main } from './lib/main.ts'
 import { distDir } from './lib/paths.ts'
-import { loadMatrix, resultsMarkdown, runMatrix, writeReports } from '../test/matrix/runner.ts'
+import { type MatrixRow, loadMatrix, resultsMarkdown, runMatrix, writeReports } from '../test/matrix/runner.ts'
+
+// MATRIX_IMAGES: each named row runs from the given image, as a registry row (its `local` way
+// is dropped).
+function withImages(rows: MatrixRow[], spec: string | undefined): MatrixRow[] {
+  const images = new Map((spec ?? '').split(',').map((s) => s.trim()).filter(Boolean).map((s) => {
+    const [id, image] = s.split(/=(.*)/s)
+    if (!image) throw new Error(`MATRIX_IMAGES: '${s}' is not <row>=<image>`)
+    return [id, image] as const
+  }))
+  const unknown = [...images.keys()].filter((id) => !rows.some((r) => r.id === id))
+  if (unknown.length) throw new Error(`MATRIX_IMAGES: unknown rows ${unknown.join(', ')} (see test/matrix/matrix.yaml)`)
+  return rows.map((r) => images.has(r.id) ? { ...r, image: images.get(r.id)!, local: undefined } : r)
+}
 
 await main(async () => {
-  const all = loadMatrix()
+  const all = withImages(loadMatrix(), process.env.MATRIX_IMAGES)
   const wanted = process.env.MATRIX_ROWS?.split(',').map((s) => s.trim()).filter(Boolean)
   const unknown = (wanted ?? []).filter((id) => !all.some((r) => r.id === id))
   if (unknown.length) throw new Error(`MATRIX_ROWS: unknown rows ${unknown.join(', ')} (see test/matrix/matrix.yaml)`)
@@ -27,4 +43,8 @@ await main(async () => {
   const ran = results.filter((r) => r.status !== 'not run')
   console.log(`${ran.length} rows run, ${results.length - ran.length} not run here, in ${Math.round((Date.now() - started) / 1000)}s; ${files.markdown}, ${files.junit}`)
   if (results.some((r) => r.status === 'failed')) throw new Error('matrix: some rows failed (see above)')
+  const notRun = results.filter((r) => r.status === 'not run')
+  if (process.env.MATRIX_STRICT === '1' && notRun.length) {
+    throw new Error(`matrix (MATRIX_STRICT=1): not run: ${notRun.map((r) => `${r.row.id} (${r.ranOn})`).join('; ')}`)
+  }
 })

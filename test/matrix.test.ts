@@ -1,13 +1,20 @@
 // The matrix definition and the runner itself: every supported family and release is a row, the
-// CI files are generated from the current definition, and a row broken on purpose is reported as
-// failed, with the failing check named, in the table and in JUnit.
+// CI files are generated from the current definition, a row broken on purpose is reported as
+// failed, with the failing check named, in the table and in JUnit; a row whose image cannot be
+// pulled is reported as not run, with the reason; a distribution's bare image is prepared and
+// passes the checks (registry mode, with a bare Debian imported here standing in for the registry's).
 import test from 'ava'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import { repoRoot } from '../scripts/lib/paths.ts'
+import { $ } from 'zx'
+import { parse } from 'yaml'
+import { importImage } from '../scripts/lib/containers.ts'
+import { cacheDir, repoRoot } from '../scripts/lib/paths.ts'
 import { loadProduct } from '../scripts/lib/product.ts'
+import { debianRootfsTarball } from '../scripts/lib/rootfs.ts'
 import { ciFiles } from '../scripts/lib/ci-files.ts'
-import { junitXml, loadMatrix, resultsMarkdown, runMatrix } from './matrix/runner.ts'
+import { prepareScript } from './matrix/platforms.ts'
+import { junitXml, loadMatrix, placement, resultsMarkdown, runMatrix } from './matrix/runner.ts'
 
 const product = loadProduct()
 const rows = loadMatrix()
@@ -29,6 +36,55 @@ test('the committed CI files are the ones generated from the matrix definition',
   for (const [file, content] of Object.entries(ciFiles(rows))) {
     t.is(readFileSync(path.join(repoRoot, file), 'utf8'), content, `${file} is stale: run make ci-files`)
   }
+})
+
+test('every row runs somewhere but upstart and image-less ones, and each is a CI job', (t) => {
+  const nowhere = rows.filter((r) => placement(r).kind === 'nowhere')
+  t.deepEqual(nowhere.map((r) => [r.id, placement(r)]), [
+    ['ubuntu-14.04', { kind: 'nowhere', reason: 'needs an upstart host (VM), not a container' }],
+    ['sles-12', { kind: 'nowhere', reason: 'no public image' }],
+  ])
+  for (const r of rows.filter((r) => !r.local && r.image && r.init === 'systemd')) t.deepEqual(placement(r), { kind: 'registry', image: r.image }, r.id)
+  const files = ciFiles(rows)
+  const github = parse(files['.github/workflows/matrix.yml']).jobs.matrix.strategy.matrix.row
+  const gitlab = parse(files['.gitlab-ci.yml'])['distro-matrix'].parallel.matrix[0].ROW
+  const runnable = rows.filter((r) => !nowhere.includes(r)).map((r) => r.id)
+  t.deepEqual(github, runnable)
+  t.deepEqual(gitlab, runnable)
+  // On a runner, a row that cannot get its image fails instead of passing as "not run".
+  t.regex(files['.github/workflows/matrix.yml'], /make matrix MATRIX_ROWS=\$\{\{ matrix\.row \}\} MATRIX_STRICT=1/)
+  t.regex(files['.gitlab-ci.yml'], /make matrix MATRIX_ROWS=\$\{ROW\} MATRIX_STRICT=1/)
+})
+
+test('the scripts preparing a distribution\'s image are POSIX sh (shellcheck)', async (t) => {
+  for (const format of product.packages) {
+    const r = await $({ nothrow: true, quiet: true, input: prepareScript(format) })`shellcheck -s sh -`
+    t.is(r.exitCode, 0, `${format.id}: ${r.stdout}`)
+  }
+})
+
+test.serial('a row whose image cannot be pulled is not run, and the report gives the engine\'s reason', async (t) => {
+  const image = 'localhost/dd-fips-matrix-no-such-image:none'
+  const row = { ...rows.find((r) => r.id === 'debian-10')!, image }
+  const [result] = await runMatrix({ rows: [row], jobs: 1, rowTimeoutSeconds: 120 }, () => {})
+  t.is(result.status, 'not run')
+  t.deepEqual(result.assertions, [])
+  t.regex(result.ranOn, /^needs the image localhost\/dd-fips-matrix-no-such-image:none, which (docker|podman) cannot pull: \S/)
+  t.regex(resultsMarkdown([result]), /\| debian-10 \|.*\| not run \|/)
+  t.regex(junitXml([result]), /<testcase classname="matrix\.debian-10" name="row" time="0"><skipped message="needs the image /)
+})
+
+// The apt family's registry path: a bare minbase Debian (no systemd, curl, gnupg, busybox), as
+// distributions publish their images, is prepared with network and then passes every check.
+test.serial('a registry row: a bare distribution image is prepared, then passes the checks', async (t) => {
+  const image = await importImage(await debianRootfsTarball('bookworm', cacheDir(), []), 'dd-fips-debian-bookworm-minbase')
+  const row = { ...rows.find((r) => r.id === 'debian-12')!, image, local: undefined }
+  t.is(placement(row).kind, 'registry')
+  const [result] = await runMatrix({ rows: [row], jobs: 1, rowTimeoutSeconds: 600 }, () => {})
+  t.is(result.status, 'passed', resultsMarkdown([result]))
+  t.regex(result.ranOn, new RegExp(`^${image.replace(/[.]/g, '\\.')} container`))
+  // It ran to the end: the last checks, after the upgrade and the removal, are there.
+  t.like(result.assertions.map((a) => a.name), { [result.assertions.length - 1]: 'nothing listens any more' })
 })
 
 test.serial('a row broken on purpose fails, and the report names the failing check', async (t) => {

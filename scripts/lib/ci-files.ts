@@ -1,22 +1,27 @@
 // CI files for engines with runners (GitHub Actions, GitLab CI), generated from the matrix
-// definition: one job per row, in parallel, each running `make matrix MATRIX_ROWS=<row>`.
-// Only rows `make matrix` can run on a plain Linux runner are jobs: the rows that need a
-// distribution's own image are listed in a comment until the runner can prepare such images.
-import type { MatrixRow } from '../../test/matrix/runner.ts'
+// definition: one job per row, in parallel, each running `make matrix MATRIX_ROWS=<row>` strictly
+// (MATRIX_STRICT=1: a job whose row cannot get its image fails rather than passing as not run).
+// Every row that can run in a container somewhere is a job: on a runner with a registry the
+// rows without `local` pull their distribution's image. The others are named in a comment.
+import { type MatrixRow, placement } from '../../test/matrix/runner.ts'
 
 const HEADER = '# Generated from test/matrix/matrix.yaml by `make ci-files`; do not edit (a test checks it is current).'
 // The proxy build cache survives between pipelines, keyed by what the build depends on.
 const CACHE_INPUTS = ['packaging/sources.yaml', 'packaging/templates/openssl.cnf', 'scripts/lib/proxy-build.ts', 'package-lock.json']
 
-function notYet(rows: MatrixRow[]): string {
-  const waiting = rows.filter((r) => !r.local)
-  return `# Rows that need their distribution's image (not jobs yet): ${waiting.map((r) => r.id).join(', ')}.`
+const jobs = (rows: MatrixRow[]) => rows.filter((r) => placement(r).kind !== 'nowhere')
+
+function notJobs(rows: MatrixRow[]): string {
+  const reasons = rows.flatMap((r) => {
+    const where = placement(r)
+    return where.kind === 'nowhere' ? [`${r.id} (${where.reason})`] : []
+  })
+  return `# Rows that no container runner can run (not jobs): ${reasons.join(', ')}.`
 }
 
 function github(rows: MatrixRow[]): string {
-  const runnable = rows.filter((r) => r.local)
   return `${HEADER}
-${notYet(rows)}
+${notJobs(rows)}
 name: distro-matrix
 on:
   push:
@@ -33,7 +38,7 @@ jobs:
     strategy:
       fail-fast: false
       matrix:
-        row: [${runnable.map((r) => r.id).join(', ')}]
+        row: [${jobs(rows).map((r) => r.id).join(', ')}]
     steps:
       - uses: actions/checkout@v4
         with:
@@ -43,7 +48,7 @@ jobs:
           path: ~/.cache/datadog-fips-proxy
           key: fips-proxy-\${{ hashFiles('${CACHE_INPUTS.join("', '")}') }}
       - run: make deps
-      - run: make matrix MATRIX_ROWS=\${{ matrix.row }}
+      - run: make matrix MATRIX_ROWS=\${{ matrix.row }} MATRIX_STRICT=1
       - uses: actions/upload-artifact@v4
         if: always()
         with:
@@ -53,9 +58,8 @@ jobs:
 }
 
 function gitlab(rows: MatrixRow[]): string {
-  const runnable = rows.filter((r) => r.local)
   return `${HEADER}
-${notYet(rows)}
+${notJobs(rows)}
 # The jobs run containers (podman) and chroots: they need a privileged runner.
 distro-matrix:
   image: node:20-bookworm
@@ -70,10 +74,10 @@ ${CACHE_INPUTS.slice(0, 2).map((f) => `        - ${f}`).join('\n')}
       - .cache/datadog-fips-proxy
   parallel:
     matrix:
-      - ROW: [${runnable.map((r) => r.id).join(', ')}]
+      - ROW: [${jobs(rows).map((r) => r.id).join(', ')}]
   script:
     - make deps
-    - make matrix MATRIX_ROWS=\${ROW}
+    - make matrix MATRIX_ROWS=\${ROW} MATRIX_STRICT=1
   artifacts:
     when: always
     paths:

@@ -1,10 +1,12 @@
 // A container engine for the tests and the matrix: the `docker` CLI when a daemon answers, else
 // podman with the settings this kind of host needs (runc instead of crun, bounded rlimits; see
-// README). Images are imported from root filesystem tarballs; containers boot systemd as PID 1.
+// README). Images are imported from root filesystem tarballs or pulled from a registry, and
+// prepared by a script run with network; containers boot systemd as PID 1.
 import { createHash } from 'node:crypto'
 import { mkdirSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { $, type ProcessOutput } from 'zx'
+import { runLogged } from './exec.ts'
 import { buildDir } from './paths.ts'
 
 export interface Engine {
@@ -35,13 +37,45 @@ async function run(args: string[], opts: { nothrow?: boolean; input?: string } =
   return $({ quiet: true, nothrow: opts.nothrow ?? false, env: e.env, input: opts.input })`${e.bin} ${args}`
 }
 
+// The image's ID if the engine has it (`image inspect`: docker has no `image exists`).
+async function imageId(image: string): Promise<string | undefined> {
+  const r = await run(['image', 'inspect', '--format', '{{.Id}}', image], { nothrow: true })
+  return r.exitCode === 0 ? r.stdout.trim() : undefined
+}
+
 // Imports a root filesystem tarball once; the image name carries the tarball's identity.
 export async function importImage(tarball: string, name: string): Promise<string> {
   const st = statSync(tarball)
   const tag = createHash('sha256').update(`${tarball}:${st.size}:${st.mtimeMs}`).digest('hex').slice(0, 12)
   const image = `localhost/${name}:${tag}`
-  if ((await run(['image', 'exists', image], { nothrow: true })).exitCode !== 0) {
-    await run(['import', tarball, image])
+  if (!(await imageId(image))) await run(['import', tarball, image])
+  return image
+}
+
+// Pulls the image unless the engine has it; on failure, the reason the engine gives.
+export async function pullImage(image: string): Promise<{ ok: true } | { ok: false; reason: string }> {
+  if (await imageId(image)) return { ok: true }
+  const pulled = await run(['pull', image], { nothrow: true })
+  if (pulled.exitCode === 0) return { ok: true }
+  const said = `${pulled.stderr}\n${pulled.stdout}`.split('\n').map((l) => l.trim()).filter(Boolean)
+  return { ok: false, reason: said.find((l) => /^Error/i.test(l)) ?? said.at(-1) ?? `${(await engine()).bin} pull exited ${pulled.exitCode}` }
+}
+
+// The image `base` after `script` (sh) has run in it with network, committed as
+// localhost/<name>:<hash of the base image and the script>: reused while both are the same.
+// The script's output goes to the log, which an error names.
+export async function preparedImage(base: string, name: string, script: string, log: string): Promise<string> {
+  const baseId = await imageId(base)
+  if (!baseId) throw new Error(`no image ${base} to prepare`)
+  const image = `localhost/${name}:${createHash('sha256').update(`${baseId}\n${script}`).digest('hex').slice(0, 12)}`
+  if (await imageId(image)) return image
+  const e = await engine()
+  const container = `${name}-prepare-${process.pid}`
+  try {
+    await runLogged([e.bin, 'run', '--name', container, base, 'sh', '-c', script], { cwd: buildDir, env: e.env, log })
+    await run(['commit', container, image])
+  } finally {
+    await run(['rm', '-f', container], { nothrow: true })
   }
   return image
 }

@@ -20,7 +20,9 @@ export async function debianRootfsTarball(suite: string, cacheDir: string, inclu
   mkdirSync(path.dirname(tarball), { recursive: true })
   const dir = mkdtempSync(path.join(path.dirname(tarball), `${suite}-`))
   try {
-    await $({ quiet: true })`debootstrap --variant=minbase --include=${include.join(',')} ${suite} ${dir} ${mirror.uri}`
+    // A bare minbase has no --include: debootstrap refuses an empty one.
+    const includes = include.length ? [`--include=${include.join(',')}`] : []
+    await $({ quiet: true })`debootstrap --variant=minbase ${includes} ${suite} ${dir} ${mirror.uri}`
     // Leave no apt cache or machine identity in the image.
     await $({ quiet: true })`sh -c ${`rm -rf ${dir}/var/cache/apt/archives/*.deb ${dir}/var/lib/apt/lists/* && : > ${dir}/etc/machine-id`}`
     // Test processes may build the same root at once: each writes its own file, the rename is atomic.

@@ -1,18 +1,25 @@
 // The distro matrix runner (make matrix): the rows of matrix.yaml that this machine can run, in
 // parallel up to a limit, each with a time limit, containers always removed; a markdown table
-// and JUnit XML of the results.
+// and JUnit XML of the results. A row runs from an image built here (debootstrap), in a Debian
+// chroot (rpm --root), or from its distribution's image when the engine can pull it (a CI runner
+// with a registry); where it cannot, the row is reported as not run, with the engine's reason.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { parse } from 'yaml'
+import { engine, importImage, preparedImage, pullImage } from '../../scripts/lib/containers.ts'
 import { formatDuration } from '../../scripts/lib/exec.ts'
-import { type Product, exampleConfig, liveConfig, loadProduct } from '../../scripts/lib/product.ts'
+import { type PackageFormat, type Product, exampleConfig, liveConfig, loadProduct } from '../../scripts/lib/product.ts'
+import { debianRootfsTarball } from '../../scripts/lib/rootfs.ts'
 import { Fields, ValidationError } from '../../scripts/lib/validate.ts'
 import { distPackage } from '../helpers/dist.ts'
-import { repoRoot } from '../../scripts/lib/paths.ts'
-import { type InstallerHost, fipsInstallEnv, installerHost, servedTree, testRepository } from '../helpers/installer-host.ts'
+import { buildDir, cacheDir, repoRoot } from '../../scripts/lib/paths.ts'
+import { fipsInstallEnv, servedTree, testRepository } from '../helpers/installer-host.ts'
+import { FIXTURE_AGENT_VERSION } from '../fixtures/datadog-agent/fixture-agent.ts'
 import { fixtureIntake } from '../fixtures/intake.ts'
 import { type Assertion, type Check, Collector } from './checks.ts'
-import { NEXT_VERSION, buildNextPackages, debianChroot, nextDebVersion, rpmRootScenario } from './chroot-scenarios.ts'
+import { NEXT_VERSION, buildNextPackages, debianChroot, rpmRootScenario } from './chroot-scenarios.ts'
+import { type MatrixHost, matrixHost } from './host.ts'
+import { type Platform, packageVersion, platform, prepareScript } from './platforms.ts'
 
 export const MATRIX_FILE = path.join(repoRoot, 'test', 'matrix', 'matrix.yaml')
 
@@ -69,24 +76,29 @@ interface Context {
   beforeInstall?: string
 }
 
-// The one-line install on a real systemd host, and everything the release promises after it.
-async function installRow(t: Check, ctx: Context, h: InstallerHost): Promise<void> {
+// The one-line install on a real systemd host, and everything the release promises after it; the
+// package manager's part (queries, reinstall, removal, CA store) is the row's format's.
+async function installRow(t: Check, ctx: Context, h: MatrixHost, format: PackageFormat, pf: Platform): Promise<void> {
   const p = ctx.product
   if (ctx.beforeInstall) await h.sh(ctx.beforeInstall)
   const first = await h.install(fipsInstallEnv(p))
   // On failure the report carries the end of the script's output.
   t.is(first.code === 0 ? 'exit 0' : `exit ${first.code}: ${first.out.trim().split('\n').slice(-6).join(' / ')}`, 'exit 0', 'the one-line install exits 0')
   if (first.code !== 0) return
-  t.regex((await h.sh(`dpkg-query -W -f '\${Status}\\n' datadog-agent ${p.name}`)).out, /^install ok installed\ninstall ok installed\n$/, 'datadog-agent and the proxy are installed')
+  t.regex((await h.sh(pf.version('datadog-agent'))).out, new RegExp(`^(\\d+:)?${FIXTURE_AGENT_VERSION.replaceAll('.', '\\.')}-`), `the FIXTURE datadog-agent ${FIXTURE_AGENT_VERSION} is installed`)
+  t.is((await h.sh(pf.version(p.name))).out.trim(), packageVersion(p, format, p.version), `${p.name} ${p.version} is installed`)
+  t.is((await h.sh(pf.owner(`${p.paths.embedded}/sbin/haproxy`))).out.trim(), p.name, `${p.paths.embedded}/sbin/haproxy is ${p.name}'s in the package database`)
+  t.true((await h.sh(pf.owner(liveConfig(p)))).code !== 0, 'the live config is no package\'s: the operator\'s')
   t.is((await h.sh(`stat -c %U:%G:%a ${liveConfig(p)}`)).out.trim(), `${p.user}:${p.group}:640`, 'live config dd-agent:dd-agent 640')
   t.is((await h.sh(`stat -c %U:%G:%a ${exampleConfig(p)} ${p.paths.embedded}/sbin/haproxy`)).out.trim(), 'root:root:644\nroot:root:755', 'example and binary owned by root')
   t.is((await h.sh(`test -s ${p.paths.embedded}/ssl/fipsmodule.cnf && ${p.paths.prefix}/bin/fipsinstall`)).code, 0, 'fipsmodule.cnf generated on this host and verified')
   t.is((await h.sh(`awk '/^fips:/{f=1;next} f&&/^[^ ]/{f=0} f' /etc/datadog-agent/datadog.yaml`)).out, `  enabled: true\n  https: false\n  port_range_start: ${p.ports.rangeStart}\n`, 'datadog.yaml has the fips settings')
   t.is((await h.sh(`systemctl is-active ${p.name}`)).out.trim(), 'active', 'the unit is active')
-  const listeners = (await h.sh(`ss -ltnH | awk '{print $4}'`)).out.split('\n').filter((a) => /:98\d\d$/.test(a)).sort()
+  // No `ss -H`: iproute2 before 4.15 (CentOS 7, Debian 8-9) does not have it.
+  const listeners = (await h.sh(`ss -ltn | awk 'NR > 1 { print $4 }'`)).out.split('\n').filter((a) => /:98\d\d$/.test(a)).sort()
   t.is(listeners, p.ports.services.map((s) => `127.0.0.1:${s.port}`).sort(), `ports ${p.ports.rangeStart}-${p.ports.rangeEnd} listen, on loopback only`)
   t.regex((await h.sh(`curl -s http://localhost:${p.ports.rangeStart + 1}/`)).out, /No server is available to handle this request/, `HAProxy answers on ${p.ports.rangeStart + 1}`)
-  await relayCheck(t, p, h)
+  await relayCheck(t, p, h, pf)
 
   await h.mark()
   const again = await h.install(fipsInstallEnv(p))
@@ -96,10 +108,10 @@ async function installRow(t: Check, ctx: Context, h: InstallerHost): Promise<voi
   // Upgrade: the operator edits the live config, then a newer release is published.
   await h.sh(`echo '# operator change' >> ${liveConfig(p)}`)
   const before = (await h.sh(`sha256sum ${liveConfig(p)}`)).out
-  await h.sh("pkill -f '^busybox httpd -p 127.0.0.1:8080' ; busybox httpd -p 127.0.0.1:8080 -h /srv/repo-next")
+  await h.serve('/srv/repo-next')
   const upgrade = await h.install(fipsInstallEnv(p))
   t.is(upgrade.code, 0, 'the install script upgrades to the newer release')
-  t.is((await h.sh(`dpkg-query -W -f '\${Version}' ${p.name}`)).out, nextDebVersion(p), `upgraded to ${NEXT_VERSION}`)
+  t.is((await h.sh(pf.version(p.name))).out.trim(), packageVersion(p, format, NEXT_VERSION), `upgraded to ${NEXT_VERSION}`)
   t.is((await h.sh(`sha256sum ${liveConfig(p)}`)).out, before, 'the modified live config survived the upgrade')
   t.is((await h.sh(`systemctl is-active ${p.name}`)).out.trim(), 'active', 'the proxy runs after the upgrade')
 
@@ -112,14 +124,14 @@ async function installRow(t: Check, ctx: Context, h: InstallerHost): Promise<voi
 
   // An upgrade restarts the proxy only if it was running: a stopped one stays stopped.
   await h.sh(`systemctl stop ${p.name}`)
-  t.is((await h.sh(`apt-get install -y --reinstall ${p.name}`)).code, 0, 'a reinstall (an upgrade to the same version) exits 0')
+  t.is((await h.sh(pf.reinstall(p.name))).code, 0, `a ${pf.manager} reinstall (an upgrade to the same version) exits 0`)
   t.regex((await h.sh(`systemctl is-active ${p.name} || true`)).out, /inactive/, 'an upgrade leaves a stopped proxy stopped')
   await h.sh(`systemctl start ${p.name}`)
 
-  const remove = await h.sh(`apt-get remove -y ${p.name}`)
-  t.is(remove.code, 0, 'apt-get remove exits 0')
+  const remove = await h.sh(pf.remove(p.name))
+  t.is(remove.code, 0, `${pf.manager} remove exits 0`)
   t.regex((await h.sh(`systemctl is-active ${p.name} || true`)).out, /inactive|unknown/, 'removal stopped the service')
-  t.is((await h.sh(`ss -ltnH | grep -c ':${p.ports.rangeStart + 1} ' || true`)).out.trim(), '0', 'nothing listens any more')
+  t.is((await h.sh(`ss -ltn | grep -c ':${p.ports.rangeStart + 1} ' || true`)).out.trim(), '0', 'nothing listens any more')
 }
 
 // The service the relay check follows: metrics, the first relay of the range.
@@ -129,10 +141,10 @@ const relayedService = (p: Product) => p.ports.services.find((s) => s.kind === '
 // that answers as the metrics upstream host (its CA in the system store, its name in /etc/hosts).
 // The operator's config is changed for this only where the container cannot help it: the host has no
 // DNS server, so the upstream addresses come from the libc (/etc/hosts) instead of the resolvers.
-async function relayCheck(t: Check, p: Product, h: InstallerHost): Promise<void> {
+async function relayCheck(t: Check, p: Product, h: MatrixHost, pf: Platform): Promise<void> {
   const metrics = relayedService(p)
   const setup = await h.sh([
-    'cp /srv/repo/fixture-intake/ca.crt /usr/local/share/ca-certificates/fixture-intake.crt && update-ca-certificates >/dev/null',
+    pf.trustCa('/srv/repo/fixture-intake/ca.crt'),
     `echo "127.0.0.2 ${metrics.upstream}" >> /etc/hosts`,
     `sed -i 's/ resolvers system init-addr none resolve-prefer ipv4/ init-addr libc,none/' ${liveConfig(p)}`,
     `(OPENSSL_CONF=/dev/null setsid ${p.paths.embedded}/bin/openssl s_server -accept 127.0.0.2:443 -cert /srv/repo/fixture-intake/server.pem -www -quiet >/dev/null 2>&1 &)`,
@@ -147,26 +159,68 @@ async function relayCheck(t: Check, p: Product, h: InstallerHost): Promise<void>
   t.regex(answer, /Cipher is (TLS_AES_(128|256)_GCM_SHA(256|384)|ECDHE-(RSA|ECDSA)-AES(128|256)-GCM-SHA(256|384))/, 'over TLS with an AES-GCM cipher')
 }
 
-async function runRow(row: MatrixRow, ctx: Context): Promise<Omit<RowResult, 'seconds'>> {
+// Where a row runs: in a container of an image built here (debootstrap), in a Debian chroot
+// (rpm --root), in a container of its distribution's image from a registry, or nowhere.
+export type Placement =
+  | { kind: 'debootstrap'; suite: string }
+  | { kind: 'rpm-root' }
+  | { kind: 'registry'; image: string }
+  | { kind: 'nowhere'; reason: string }
+
+export function placement(row: MatrixRow): Placement {
+  if (row.local === 'rpm-root') return { kind: 'rpm-root' }
+  if (row.local) return { kind: 'debootstrap', suite: row.local.debootstrap }
+  if (!row.image) return { kind: 'nowhere', reason: 'no public image' }
+  // Upstart (Ubuntu 14.04) does not boot as a container's PID 1 the way systemd does: it needs a VM.
+  if (row.init === 'upstart') return { kind: 'nowhere', reason: 'needs an upstart host (VM), not a container' }
+  return { kind: 'registry', image: row.image }
+}
+
+// The distribution's image with what the checks need (platforms.ts), prepared with network and
+// cached per row under a tag naming the base image and the script.
+async function preparedRowImage(row: MatrixRow, image: string, format: PackageFormat): Promise<string> {
+  try {
+    return await preparedImage(image, `dd-fips-matrix-${row.id}`, prepareScript(format), path.join(buildDir, 'logs', `matrix-prepare-${row.id}.log`))
+  } catch (err) {
+    throw new Error(`preparing ${image} failed: ${(err as Error).message}. An image whose distribution repositories moved (CentOS 7's to vault.centos.org, old Debian releases' to archive.debian.org) cannot install anything: give the row an image whose repositories answer, MATRIX_IMAGES=${row.id}=<image>`)
+  }
+}
+
+async function runRow(row: MatrixRow, where: Exclude<Placement, { kind: 'nowhere' }>, product: Product, context: () => Promise<Context>, log: (line: string) => void): Promise<Omit<RowResult, 'seconds'>> {
   const t = new Collector()
-  if (row.local === 'rpm-root') {
-    const format = ctx.product.packages.find((f) => f.id === row.format)!
+  const format = product.packages.find((f) => f.id === row.format)!
+  const outcome = (ranOn: string): Omit<RowResult, 'seconds'> => ({ row, status: t.failed.length ? 'failed' : 'passed', ranOn, assertions: t.assertions })
+  if (where.kind === 'rpm-root') {
+    const ctx = await context()
     const { root, remove } = await debianChroot()
     try {
-      await rpmRootScenario(t, ctx.product, format, distPackage(row.format, 'x86_64'), ctx.nextPackage(row.format), root)
+      await rpmRootScenario(t, product, format, distPackage(row.format, 'x86_64'), ctx.nextPackage(row.format), root)
     } finally {
       remove()
     }
-    return { row, status: t.failed.length ? 'failed' : 'passed', ranOn: 'Debian chroot, rpm --root (not a real RHEL/SUSE host)', assertions: t.assertions }
+    return outcome('Debian chroot, rpm --root (not a real RHEL/SUSE host)')
   }
-  const suite = (row.local as { debootstrap: string }).debootstrap
-  const h = await installerHost({ suite, served: ctx.served, next: ctx.next, name: `dd-fips-matrix-${row.id}-${process.pid}` })
+  let image: string
+  let ranOn: string
+  if (where.kind === 'debootstrap') {
+    image = await importImage(await debianRootfsTarball(where.suite, cacheDir()), `dd-fips-debian-${where.suite}`)
+    ranOn = `Debian ${where.suite} container (debootstrap), systemd`
+  } else {
+    const bin = (await engine()).bin
+    const pulled = await pullImage(where.image)
+    if (!pulled.ok) return { row, status: 'not run', ranOn: `needs the image ${where.image}, which ${bin} cannot pull: ${pulled.reason}`, assertions: [] }
+    log(`[matrix] ${row.id}: preparing ${where.image} (or reusing it, see README)`)
+    image = await preparedRowImage(row, where.image, format)
+    ranOn = `${where.image} container (${bin}), systemd`
+  }
+  const ctx = await context()
+  const h = await matrixHost({ image, platform: platform(row.format), product, served: ctx.served, next: ctx.next, name: `dd-fips-matrix-${row.id}-${process.pid}` })
   try {
-    await installRow(t, ctx, h)
+    await installRow(t, ctx, h, format, platform(row.format))
   } finally {
     await h.container.remove()
   }
-  return { row, status: t.failed.length ? 'failed' : 'passed', ranOn: `Debian ${suite} container (debootstrap), systemd`, assertions: t.assertions }
+  return outcome(ranOn)
 }
 
 async function withTimeout<T>(seconds: number, what: string, p: Promise<T>): Promise<T> {
@@ -179,41 +233,45 @@ async function withTimeout<T>(seconds: number, what: string, p: Promise<T>): Pro
   }
 }
 
-export function runnable(row: MatrixRow): boolean {
-  return row.local !== undefined
-}
-
 export async function runMatrix(opts: MatrixOptions, log: (line: string) => void = console.error): Promise<RowResult[]> {
+  // The packages and repositories the rows install from, built once and only when a row runs.
   const product = loadProduct()
-  const nextPackage = await buildNextPackages(product)
-  const served = await testRepository()
-  await fixtureIntake(path.join(served, 'fixture-intake'), relayedService(product).upstream!)
-  const ctx: Context = {
-    product,
-    nextPackage,
-    beforeInstall: opts.beforeInstall,
-    served,
-    next: await servedTree({ deb: [nextPackage('deb')], 'rpm-rhel': [nextPackage('rpm-rhel')], 'rpm-suse': [nextPackage('rpm-suse')] }),
+  let ctx: Promise<Context> | undefined
+  const context = () => ctx ??= (async () => {
+    const nextPackage = await buildNextPackages(product)
+    const served = await testRepository()
+    await fixtureIntake(path.join(served, 'fixture-intake'), relayedService(product).upstream!)
+    return {
+      product,
+      nextPackage,
+      beforeInstall: opts.beforeInstall,
+      served,
+      next: await servedTree({ deb: [nextPackage('deb')], 'rpm-rhel': [nextPackage('rpm-rhel')], 'rpm-suse': [nextPackage('rpm-suse')] }),
+    }
+  })()
+  const results: RowResult[] = []
+  const queue: { row: MatrixRow; where: Exclude<Placement, { kind: 'nowhere' }> }[] = []
+  for (const row of opts.rows) {
+    const where = placement(row)
+    if (where.kind === 'nowhere') results.push({ row, status: 'not run', seconds: 0, assertions: [], ranOn: where.reason })
+    else queue.push({ row, where })
   }
-  const results: RowResult[] = opts.rows.filter((r) => !runnable(r)).map((row) => ({
-    row, status: 'not run', seconds: 0, assertions: [],
-    ranOn: row.image ? `needs the image ${row.image} (no registry here)` : 'no public image',
-  }))
-  const queue = opts.rows.filter(runnable)
   const worker = async () => {
-    for (let row = queue.shift(); row; row = queue.shift()) {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      const { row, where } = next
       const started = Date.now()
       log(`[matrix] ${row.id}: started`)
       let result: Omit<RowResult, 'seconds'>
       try {
-        result = await withTimeout(opts.rowTimeoutSeconds, row.id, runRow(row, ctx))
+        result = await withTimeout(opts.rowTimeoutSeconds, row.id, runRow(row, where, product, context, log))
       } catch (err) {
         result = { row, status: 'failed', ranOn: 'error', assertions: [], error: (err as Error).message }
       }
       const seconds = Math.round((Date.now() - started) / 1000)
       results.push({ ...result, seconds })
       const failed = result.assertions.filter((a) => !a.ok).length
-      log(`[matrix] ${row.id}: ${result.status} (${result.assertions.length - failed}/${result.assertions.length} checks) in ${formatDuration(seconds * 1000)}${result.error ? `: ${result.error}` : ''}`)
+      const detail = result.status === 'not run' ? `: ${result.ranOn}` : ` (${result.assertions.length - failed}/${result.assertions.length} checks) in ${formatDuration(seconds * 1000)}${result.error ? `: ${result.error}` : ''}`
+      log(`[matrix] ${row.id}: ${result.status}${detail}`)
     }
   }
   await Promise.all(Array.from({ length: Math.max(1, opts.jobs) }, worker))
