@@ -1,16 +1,18 @@
-// A Debian host for the install script: a systemd container (podman, or docker when a daemon
-// answers) with the test repositories served on its loopback by busybox httpd. The repositories
-// hold the packages of dist/ and the FIXTURE Agent package, signed with the key the script trusts.
+// Hosts for the install script: a systemd container (podman, or docker when a daemon answers) of
+// any supported distribution, no network but its loopback, where the test repositories are served
+// over HTTP as a release publishes them: the packages of dist/ and the FIXTURE Agent package, signed
+// with the key the script trusts. What differs per package format comes from test/matrix/platforms.ts.
 import { copyFileSync, mkdtempSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { importImage, startSystemd, type Container } from '../../scripts/lib/containers.ts'
 import { cacheDir, distDir } from '../../scripts/lib/paths.ts'
-import { loadProduct } from '../../scripts/lib/product.ts'
+import { type Product, loadProduct } from '../../scripts/lib/product.ts'
 import { buildRepos } from '../../scripts/lib/repo.ts'
 import { debianRootfsTarball } from '../../scripts/lib/rootfs.ts'
 import { signingKey } from '../../scripts/lib/signing.ts'
 import { buildFixtureAgent } from '../fixtures/datadog-agent/fixture-agent.ts'
+import { PLATFORMS, type Platform, REPO_SERVER } from '../matrix/platforms.ts'
 import { manifest } from './dist.ts'
 
 export const REPO_PORT = 8080
@@ -52,12 +54,72 @@ export interface InstallerHost {
   sh(cmd: string, env?: Record<string, string>): Promise<{ code: number; out: string }>
   // Runs the script as the one-liner does: bash -c "$(curl -L <url>/install_script_agent7.sh)".
   install(env: Record<string, string>): Promise<{ code: number; out: string }>
-  // Paths under the watched directories changed since the last mark().
+  // Serves another mounted tree (/srv/repo, /srv/repo-next) at the same URL.
+  serve(dir: string): Promise<void>
+  // What changed since the last mark(): paths under the watched directories, and the installed
+  // packages when they changed.
   mark(): Promise<void>
   changedSinceMark(): Promise<string[]>
 }
 
-const WATCHED = '/etc/apt /etc/datadog-agent /etc/datadog-fips-proxy /etc/yum.repos.d /opt /usr/share/keyrings /var/lib/dpkg/status'
+const PIDFILE = '/run/dd-matrix-repo-server.pid'
+
+export interface ContainerHostOptions {
+  image: string
+  platform: Platform
+  product: Product
+  // The served tree, at /srv/repo, and for upgrades a newer release's, at /srv/repo-next.
+  served: string
+  next?: string
+  name: string
+}
+
+// A systemd container of the image with the served tree on its loopback.
+export async function containerHost(opts: ContainerHostOptions): Promise<InstallerHost> {
+  const volumes: [string, string][] = [[opts.served, '/srv/repo']]
+  if (opts.next) volumes.push([opts.next, '/srv/repo-next'])
+  const container = await startSystemd(opts.image, { name: opts.name, volumes })
+  const sh = async (cmd: string, env: Record<string, string> = {}) => {
+    const r = await container.exec(cmd, { env })
+    return { code: r.exitCode ?? -1, out: r.stdout + r.stderr }
+  }
+  const p = opts.product
+  const watched = ['/etc/datadog-agent', p.paths.configDir, '/opt', ...opts.platform.watched(p)].join(' ')
+  let packagesAtMark = ''
+  const serve = async (dir: string) => {
+    // The previous server is gone before the next one binds the port; then the script answers.
+    const started = await sh([
+      `old=$(cat ${PIDFILE} 2>/dev/null || true)`,
+      'if [ -n "$old" ]; then kill "$old"; while kill -0 "$old" 2>/dev/null; do sleep 0.1; done; fi',
+      `cd ${dir} || exit 1`,
+      REPO_SERVER.command(REPO_PORT),
+      `{ setsid "$@" >/dev/null 2>&1 & echo $! >${PIDFILE}; }`,
+      `for _ in $(seq 50); do curl -fs -o /dev/null ${REPO_URL}/${SCRIPT} && exit 0; sleep 0.1; done`,
+      `echo "no HTTP server answers on ${REPO_URL} (busybox httpd or python3 in the image)"; exit 1`,
+    ].join('\n'))
+    if (started.code !== 0) throw new Error(`serving ${dir}: ${started.out.trim()}`)
+  }
+  try {
+    await serve('/srv/repo')
+  } catch (err) {
+    await container.remove()
+    throw err
+  }
+  return {
+    container,
+    sh,
+    install: (env) => sh(`cd /root && bash -c "$(curl -fsSL ${REPO_URL}/${SCRIPT})"`, { DD_REPO_URL: REPO_URL, ...env }),
+    serve,
+    mark: async () => {
+      packagesAtMark = (await sh(opts.platform.packageState)).out
+      await sh('touch /tmp/mark && sleep 1.1')
+    },
+    changedSinceMark: async () => [
+      ...(await sh(`find ${watched} -newer /tmp/mark 2>/dev/null || true`)).out.split('\n').filter(Boolean),
+      ...((await sh(opts.platform.packageState)).out === packagesAtMark ? [] : ['(the installed packages)']),
+    ],
+  }
+}
 
 let counter = 0
 
@@ -69,24 +131,15 @@ export interface HostOptions {
   name?: string
 }
 
+// A Debian host (debootstrap image, bookworm unless told) serving the test repositories.
 export async function installerHost(opts: HostOptions = {}): Promise<InstallerHost> {
   const suite = opts.suite ?? 'bookworm'
-  const image = await importImage(await debianRootfsTarball(suite, cacheDir()), `dd-fips-debian-${suite}`)
-  const volumes: [string, string][] = [[opts.served ?? (await testRepository()), '/srv/repo']]
-  if (opts.next) volumes.push([opts.next, '/srv/repo-next'])
-  const container = await startSystemd(image, { name: opts.name ?? `dd-fips-installer-${process.pid}-${counter++}`, volumes })
-  const sh = async (cmd: string, env: Record<string, string> = {}) => {
-    const r = await container.exec(cmd, { env })
-    return { code: r.exitCode ?? -1, out: r.stdout + r.stderr }
-  }
-  const started = await sh(`busybox httpd -p 127.0.0.1:${REPO_PORT} -h /srv/repo`)
-  if (started.code !== 0) throw new Error(`busybox httpd did not start: ${started.out}`)
-  return {
-    container,
-    sh,
-    install: (env) => sh(`cd /root && bash -c "$(curl -fsSL ${REPO_URL}/${SCRIPT})"`, { DD_REPO_URL: REPO_URL, ...env }),
-    mark: async () => { await sh('touch /tmp/mark && sleep 1.1') },
-    changedSinceMark: async () => (await sh(`find ${WATCHED} -newer /tmp/mark 2>/dev/null || true`)).out.split('\n').filter(Boolean),
-  }
+  return containerHost({
+    image: await importImage(await debianRootfsTarball(suite, cacheDir()), `dd-fips-debian-${suite}`),
+    platform: PLATFORMS.deb,
+    product: loadProduct(),
+    served: opts.served ?? (await testRepository()),
+    next: opts.next,
+    name: opts.name ?? `dd-fips-installer-${process.pid}-${counter++}`,
+  })
 }
-

@@ -13,12 +13,11 @@ import { debianRootfsTarball } from '../../scripts/lib/rootfs.ts'
 import { Fields, ValidationError } from '../../scripts/lib/validate.ts'
 import { distPackage } from '../helpers/dist.ts'
 import { buildDir, cacheDir, repoRoot } from '../../scripts/lib/paths.ts'
-import { fipsInstallEnv, servedTree, testRepository } from '../helpers/installer-host.ts'
+import { type InstallerHost, containerHost, fipsInstallEnv, servedTree, testRepository } from '../helpers/installer-host.ts'
 import { FIXTURE_AGENT_VERSION } from '../fixtures/datadog-agent/fixture-agent.ts'
 import { fixtureIntake } from '../fixtures/intake.ts'
 import { type Assertion, type Check, Collector } from './checks.ts'
 import { NEXT_VERSION, buildNextPackages, debianChroot, rpmRootScenario } from './chroot-scenarios.ts'
-import { type MatrixHost, matrixHost } from './host.ts'
 import { type Platform, packageVersion, platform, prepareScript } from './platforms.ts'
 
 export const MATRIX_FILE = path.join(repoRoot, 'test', 'matrix', 'matrix.yaml')
@@ -78,7 +77,7 @@ interface Context {
 
 // The one-line install on a real systemd host, and everything the release promises after it; the
 // package manager's part (queries, reinstall, removal, CA store) is the row's format's.
-async function installRow(t: Check, ctx: Context, h: MatrixHost, format: PackageFormat, pf: Platform): Promise<void> {
+async function installRow(t: Check, ctx: Context, h: InstallerHost, format: PackageFormat, pf: Platform): Promise<void> {
   const p = ctx.product
   if (ctx.beforeInstall) await h.sh(ctx.beforeInstall)
   const first = await h.install(fipsInstallEnv(p))
@@ -141,7 +140,7 @@ const relayedService = (p: Product) => p.ports.services.find((s) => s.kind === '
 // that answers as the metrics upstream host (its CA in the system store, its name in /etc/hosts).
 // The operator's config is changed for this only where the container cannot help it: the host has no
 // DNS server, so the upstream addresses come from the libc (/etc/hosts) instead of the resolvers.
-async function relayCheck(t: Check, p: Product, h: MatrixHost, pf: Platform): Promise<void> {
+async function relayCheck(t: Check, p: Product, h: InstallerHost, pf: Platform): Promise<void> {
   const metrics = relayedService(p)
   const setup = await h.sh([
     pf.trustCa('/srv/repo/fixture-intake/ca.crt'),
@@ -214,7 +213,7 @@ async function runRow(row: MatrixRow, where: Exclude<Placement, { kind: 'nowhere
     ranOn = `${where.image} container (${bin}), systemd`
   }
   const ctx = await context()
-  const h = await matrixHost({ image, platform: platform(row.format), product, served: ctx.served, next: ctx.next, name: `dd-fips-matrix-${row.id}-${process.pid}` })
+  const h = await containerHost({ image, platform: platform(row.format), product, served: ctx.served, next: ctx.next, name: `dd-fips-matrix-${row.id}-${process.pid}` })
   try {
     await installRow(t, ctx, h, format, platform(row.format))
   } finally {
