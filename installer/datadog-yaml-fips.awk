@@ -178,9 +178,9 @@ END {
             place(col, "seq")
             dash_col = col
             kind_of[cur] = (kind_of[cur] == "cont") ? "seq" : kind_of[cur]
-            m = match(rest, /^- +/)
-            step = m ? RLENGTH : 1
-            if (!m) { rest = ""; break }
+            # A "-" alone ends the line: its node is on the next ones.
+            if (!match(rest, /^- +/)) { rest = ""; break }
+            step = RLENGTH
             col += step
             rest = substr(rest, step + 1)
             expect_child = 1
@@ -313,5 +313,5 @@ BEGIN {
     managed["enabled"] = 1
     managed["https"] = 1
     managed["port_range_start"] = 1
-    if (port !~ /^[0-9]+$/) { print "port must be a number" > "/dev/stderr"; failed = 1; exit 2 }
+    if (port !~ /^[0-9]+$/) { print "port must be a number" > "/dev/stderr"; failed = 1; exit 3 }
 }

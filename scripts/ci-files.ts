@@ -2,7 +2,7 @@
 // make ci-files: writes .github/workflows/matrix.yml and .gitlab-ci.yml from test/matrix/matrix.yaml.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { loadMatrix } from '../test/matrix/runner.ts'
+import { loadMatrix } from '../test/matrix/definition.ts'
 import { ciFiles } from './lib/ci-files.ts'
 import { main } from './lib/main.ts'
 import { repoRoot } from './lib/paths.ts'

@@ -11,7 +11,8 @@
 import path from 'node:path'
 import { main } from './lib/main.ts'
 import { distDir } from './lib/paths.ts'
-import { type MatrixRow, loadMatrix, resultsMarkdown, runMatrix, writeReports } from '../test/matrix/runner.ts'
+import { type MatrixRow, loadMatrix } from '../test/matrix/definition.ts'
+import { resultsMarkdown, runMatrix, writeReports } from '../test/matrix/runner.ts'
 
 // MATRIX_IMAGES: each named row runs from the given image, as a registry row (its `local` way
 // is dropped).

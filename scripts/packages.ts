@@ -4,18 +4,15 @@
 // time) fixes every timestamp; DD_REPO_URL sets the repository the install scripts default to.
 import { writeInstallers } from './lib/installer.ts'
 import { main } from './lib/main.ts'
-import { buildPackages, readReport, sourceDateEpoch, summaryTable, writeIndex } from './lib/packages.ts'
+import { buildPackages, sourceDateEpoch, summaryTable } from './lib/packages.ts'
 import { distDir } from './lib/paths.ts'
 import { loadProduct } from './lib/product.ts'
-import { proxyOutDir } from './lib/proxy-build.ts'
 import { signingKey } from './lib/signing.ts'
 
 await main(async () => {
   const product = loadProduct()
   const release = process.env.RELEASE === '1'
   const packages = await buildPackages({ product, outDir: distDir, sourceDateEpoch: await sourceDateEpoch() })
-  const reports = Object.fromEntries(product.architectures.map((a) => [a.name, readReport(proxyOutDir(a.name))]))
-  writeIndex(distDir, product, packages, reports)
   const key = await signingKey({ release })
   const installers = writeInstallers(product, { repoUrl: process.env.DD_REPO_URL || product.repository.url, keyFingerprints: [key.fingerprint] }, distDir)
   console.log(`\n${summaryTable(packages)}\n`)

@@ -17,17 +17,18 @@ await main(async () => {
   const manifest = readManifest(distDir)
   const files = (format: string) => manifest.packages.filter((p) => p.format === format).map((p) => path.join(distDir, p.file))
   const key = await signingKey({ release: process.env.RELEASE === '1' })
+  // buildRepos lays out one Agent major (it starts from an empty directory): more would need the
+  // apt components and rpm trees of every major built together.
   const majors = [...new Set(loadVariants().map((v) => v.agentMajor))]
-  const progress = new Progress('repos')
-  for (const agentMajor of majors) {
-    const result = await progress.step(`agent ${agentMajor}: apt, rpm, suse`, () =>
-      buildRepos({
-        product, key, agentMajor,
-        outDir: path.join(distDir, 'repos'),
-        debs: files('deb'),
-        rpms: { rhel: files('rpm-rhel'), suse: files('rpm-suse') },
-        log: path.join(buildDir, 'logs', 'repos.log'),
-      }))
-    console.log(`apt: ${result.apt}\nrpm: ${result.rpm.rhel.join(' ')}\nsuse: ${result.rpm.suse.join(' ')}\nkey: ${result.keyFile} (${key.fingerprint}${key.throwaway ? ', throwaway test key' : ''})`)
-  }
+  if (majors.length !== 1) throw new Error(`installer/variants.yaml: make repos serves one Agent major, not ${majors.join(', ')}`)
+  const [agentMajor] = majors
+  const result = await new Progress('repos').step(`agent ${agentMajor}: apt, rpm, suse`, () =>
+    buildRepos({
+      product, key, agentMajor,
+      outDir: path.join(distDir, 'repos'),
+      debs: files('deb'),
+      rpms: { rhel: files('rpm-rhel'), suse: files('rpm-suse') },
+      log: path.join(buildDir, 'logs', 'repos.log'),
+    }))
+  console.log(`apt: ${result.apt}\nrpm: ${result.rpm.rhel.join(' ')}\nsuse: ${result.rpm.suse.join(' ')}\nkey: ${result.keyFile} (${key.fingerprint}${key.throwaway ? ', throwaway test key' : ''})`)
 })

@@ -5,28 +5,20 @@
 import test from 'ava'
 import { parse } from 'yaml'
 import { $ } from 'zx'
-import { distDir } from '../scripts/lib/paths.ts'
 import { exampleConfig, liveConfig, loadProduct } from '../scripts/lib/product.ts'
-import { type InstallerHost, TEST_API_KEY, fipsInstallEnv, installerHost } from './helpers/installer-host.ts'
+import { FIXTURE_AGENT_VERSION } from './fixtures/datadog-agent/fixture-agent.ts'
+import { AGENT_MAJOR, installScript } from './helpers/dist.ts'
+import { type InstallerHost, REPO_PORT, REPO_URL, TEST_API_KEY, fipsInstallEnv, withInstallerHost as withHost } from './helpers/installer-host.ts'
 
 const product = loadProduct()
 const FIPS = { enabled: true, https: false, port_range_start: product.ports.rangeStart }
 const FIPS_ENV = fipsInstallEnv(product)
 
-async function withHost(fn: (h: InstallerHost) => Promise<void>) {
-  const host = await installerHost()
-  try {
-    await fn(host)
-  } finally {
-    await host.container.remove()
-  }
-}
-
 const yamlOf = async (h: InstallerHost, file: string) => parse((await h.sh(`cat ${file}`)).out)
 const statOf = async (h: InstallerHost, file: string) => (await h.sh(`stat -c %U:%G:%a ${file}`)).out.trim()
 
 test('the generated script is shellcheck-clean and parses with bash -n', async (t) => {
-  const script = `${distDir}/install_script_agent7.sh`
+  const script = installScript
   t.is((await $({ nothrow: true, quiet: true })`shellcheck -s bash ${script}`).exitCode, 0)
   t.is((await $({ nothrow: true, quiet: true })`bash -n ${script}`).exitCode, 0)
   t.regex((await $({ quiet: true })`head -3 ${script}`).stdout, new RegExp(`install_script_agent7\\.sh ${product.version.replace(/\./g, '\\.')}`))
@@ -46,7 +38,7 @@ test.serial('fresh install with DD_FIPS_MODE=1; a re-run succeeds and changes no
     t.true((await h.sh(`test -s ${product.paths.embedded}/ssl/fipsmodule.cnf`)).code === 0, 'fipsmodule.cnf generated on this host')
     t.is((await h.sh(`systemctl is-active ${product.name} datadog-agent`)).out.trim(), 'active\nactive')
     t.not((await h.sh(`curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:${product.ports.rangeStart + 1}/`)).out, '000')
-    const listening = (await h.sh(`ss -ltnH | awk '{print $4}' | sort`)).out.trim().split('\n').filter((a) => a !== `127.0.0.1:8080`)
+    const listening = (await h.sh(`ss -ltnH | awk '{print $4}' | sort`)).out.trim().split('\n').filter((a) => a !== `127.0.0.1:${REPO_PORT}`)
     t.deepEqual(listening.sort(), product.ports.services.map((s) => `127.0.0.1:${s.port}`).sort(), 'the whole range, on loopback only')
     t.regex((await h.sh(`cat ${product.paths.configDir}/install_info`)).out, /tool_version: install_script_agent7/)
     t.regex(first.out, /datadog-agent diagnose/)
@@ -65,7 +57,7 @@ test.serial('fresh install with DD_FIPS_MODE=1; a re-run succeeds and changes no
 
 test.serial('adds the proxy to an existing Agent without an API key, patching its edited datadog.yaml', async (t) => {
   await withHost(async (h) => {
-    t.is((await h.sh('curl -fsSL -o /tmp/agent.deb http://127.0.0.1:8080/apt/pool/7/d/datadog-agent/datadog-agent_7.52.1-1_all.deb && dpkg -i /tmp/agent.deb')).code, 0)
+    t.is((await h.sh(`curl -fsSL -o /tmp/agent.deb ${REPO_URL}/apt/pool/${AGENT_MAJOR}/d/datadog-agent/datadog-agent_${FIXTURE_AGENT_VERSION}-1_all.deb && dpkg -i /tmp/agent.deb`)).code, 0)
     const edited = '# my settings\napi_key: existingkey\nsite: ddog-gov.com\nfips:\n  enabled: false\n  local_address: localhost  # keep me\nlogs_enabled: true\n'
     await h.container.exec('cat > /etc/datadog-agent/datadog.yaml && chown dd-agent:dd-agent /etc/datadog-agent/datadog.yaml && chmod 640 /etc/datadog-agent/datadog.yaml', { input: edited })
     const r = await h.install({ DD_FIPS_MODE: '1' })

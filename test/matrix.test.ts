@@ -14,7 +14,8 @@ import { loadProduct } from '../scripts/lib/product.ts'
 import { debianRootfsTarball } from '../scripts/lib/rootfs.ts'
 import { ciFiles } from '../scripts/lib/ci-files.ts'
 import { prepareScript } from './matrix/platforms.ts'
-import { junitXml, loadMatrix, placement, resultsMarkdown, runMatrix } from './matrix/runner.ts'
+import { loadMatrix, placement } from './matrix/definition.ts'
+import { junitXml, resultsMarkdown, runMatrix } from './matrix/runner.ts'
 
 const product = loadProduct()
 const rows = loadMatrix()

@@ -7,13 +7,14 @@ import path from 'node:path'
 import { $ } from 'zx'
 import { loadProduct } from '../scripts/lib/product.ts'
 import { signingKey } from '../scripts/lib/signing.ts'
-import { installerHost, testRepository } from './helpers/installer-host.ts'
+import { AGENT_MAJOR } from './helpers/dist.ts'
+import { testRepository, withInstallerHost } from './helpers/installer-host.ts'
 
 const product = loadProduct()
 const q = { quiet: true, nothrow: true }
 
 const rpmDirs = (served: string) =>
-  ['rpm', 'suse'].flatMap((top) => product.architectures.map((a) => path.join(served, top, product.repository.channel, '7', a.rpm)))
+  ['rpm', 'suse'].flatMap((top) => product.architectures.map((a) => path.join(served, top, product.repository.channel, String(AGENT_MAJOR), a.rpm)))
 
 test('every RPM is signed with the release key and rpm -K verifies it; one changed byte breaks it', async (t) => {
   const served = await testRepository()
@@ -55,7 +56,7 @@ test.serial('apt with signed-by refuses a tampered Release file and a tampered p
       writeFileSync(file, readFileSync(file, 'utf8').replace(/^Label: .*$/m, 'Label: tampered'))
     }, /apt-get update .* failed/],
     ['package', (dir: string) => {
-      const pool = path.join(dir, 'apt', 'pool', '7', 'd', product.name)
+      const pool = path.join(dir, 'apt', 'pool', String(AGENT_MAJOR), 'd', product.name)
       const file = path.join(pool, readdirSync(pool).find((f) => f.endsWith('_amd64.deb'))!)
       const bytes = readFileSync(file)
       bytes[bytes.length - 1000] ^= 0xff
@@ -65,14 +66,11 @@ test.serial('apt with signed-by refuses a tampered Release file and a tampered p
     const served = path.join(mkdtempSync(path.join(os.tmpdir(), 'tampered-repo-')), 'served')
     cpSync(original, served, { recursive: true })
     tamper(served)
-    const h = await installerHost({ served })
-    try {
+    await withInstallerHost(async (h) => {
       const r = await h.install({ DD_API_KEY: 'abc123', DD_FIPS_MODE: '1' })
       t.is(r.code, 1, `${what}: ${r.out}`)
       t.regex(r.out, expected, what)
       t.not((await h.sh(`dpkg-query -W ${product.name}`)).code, 0, `${what}: nothing installed`)
-    } finally {
-      await h.container.remove()
-    }
+    }, served)
   }
 })

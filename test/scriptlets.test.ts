@@ -1,16 +1,18 @@
 // The maintainer scripts for real: install, upgrade (with a modified live config that must survive)
-// and removal, of the .deb with dpkg in a Debian chroot and of both RPM flavours with
-// `rpm --root` in a Debian chroot (scriptlets, owners and modes; not a real RHEL or SUSE host).
+// and removal of the .deb with dpkg in a Debian chroot. Both RPM flavours go through the same
+// lifecycle with `rpm --root` (rpmRootScenario) in the matrix's rpm-root rows, which `make test` runs.
 import test from 'ava'
 import { copyFileSync, existsSync, readlinkSync } from 'node:fs'
-import { type PackageFormat, exampleConfig, liveConfig, loadProduct } from '../scripts/lib/product.ts'
+import { packageVersion } from '../scripts/lib/packages.ts'
+import { architecture, exampleConfig, liveConfig, loadProduct } from '../scripts/lib/product.ts'
 import {
-  buildNextPackages, checkInstalled, checkRemoved, checkUpgradeKeptConfig, chrootSh, createLiveConfig, debianChroot, inRoot, nextDebVersion, rpmRootScenario,
+  NEXT_VERSION, buildNextPackages, checkInstalled, checkRemoved, checkUpgradeKeptConfig, chrootSh, createLiveConfig, debianChroot, inRoot,
 } from './matrix/chroot-scenarios.ts'
 import { distPackage } from './helpers/dist.ts'
 
 const product = loadProduct()
-const x86 = product.architectures.find((a) => a.name === 'x86_64')!
+const x86 = architecture(product, 'x86_64')
+const debFormat = product.packages.find((p) => p.kind === 'deb')!
 const nextPackages = buildNextPackages(product)
 
 async function chroot(t: any): Promise<string> {
@@ -27,12 +29,12 @@ test('deb: install, upgrade with a modified live config, remove, purge (dpkg in 
 
   const install = await sh('dpkg -i /tmp/v1.deb')
   t.is(install.exitCode, 0, install.stdout + install.stderr)
-  await checkInstalled(t, product, root, product.packages.find((p) => p.kind === 'deb')!.unitDir)
+  await checkInstalled(t, product, root, debFormat.unitDir)
   const live = await createLiveConfig(product, root)
 
   const upgrade = await sh('dpkg -i /tmp/v2.deb')
   t.is(upgrade.exitCode, 0, upgrade.stdout + upgrade.stderr)
-  t.is((await sh(`dpkg-query -W -f '\${Version}' ${product.name}`)).stdout, nextDebVersion(product))
+  t.is((await sh(`dpkg-query -W -f '\${Version}' ${product.name}`)).stdout, packageVersion(product, debFormat, NEXT_VERSION))
   await checkUpgradeKeptConfig(t, product, root, live)
 
   const remove = await sh(`dpkg -r ${product.name}`)
@@ -56,10 +58,3 @@ test('deb: an existing service user (the Agent\'s) is kept as it is', async (t) 
   t.is((await chrootSh(root, 'dpkg -i /tmp/v1.deb')).exitCode, 0)
   t.is((await chrootSh(root, `getent passwd ${product.user}`)).stdout.trim(), `${product.user}:x:4242:4242::/opt/datadog-agent:/bin/sh`)
 })
-
-for (const format of product.packages.filter((p): p is PackageFormat => p.kind === 'rpm')) {
-  test(`${format.id}: install, upgrade with a modified live config, erase (rpm --root in a chroot)`, async (t) => {
-    const root = await chroot(t)
-    await rpmRootScenario(t, product, format, distPackage(format.id, x86.rpm), (await nextPackages)(format.id), root)
-  })
-}

@@ -4,11 +4,7 @@ import test from 'ava'
 import semver from 'semver'
 import { $ } from 'zx'
 import { PRERELEASE_WORDS, VersionError, packageVersions, upstreamVersion } from '../scripts/lib/version.ts'
-
-// A small seeded generator, so that a failure can be replayed.
-function rng(seed: number): () => number {
-  return () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
-}
+import { rng } from './helpers/rng.ts'
 
 function generate(count: number, seed = 20261126): string[] {
   const r = rng(seed)

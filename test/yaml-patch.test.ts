@@ -8,12 +8,14 @@ import os from 'node:os'
 import path from 'node:path'
 import { isMap, parseDocument } from 'yaml'
 import { $ } from 'zx'
-import { distDir, repoRoot } from '../scripts/lib/paths.ts'
+import { repoRoot } from '../scripts/lib/paths.ts'
+import { installScript } from './helpers/dist.ts'
+import { rng } from './helpers/rng.ts'
 import { loadProduct } from '../scripts/lib/product.ts'
 
 const product = loadProduct()
 const PORT = product.ports.rangeStart
-const SCRIPT = path.join(distDir, 'install_script_agent7.sh')
+const SCRIPT = installScript
 const MANAGED = ['enabled', 'https', 'port_range_start']
 const work = mkdtempSync(path.join(os.tmpdir(), 'yaml-patch-'))
 
@@ -157,8 +159,7 @@ test('YAML this editor does not handle is refused with a clear reason, not mangl
 // Generated configurations: fragments in random order, with the fips block in each of its forms
 // at a random place, random line endings and final newline. Seeded, so failures replay.
 function generated(count: number, seed = 42): [string, string][] {
-  let s = seed
-  const r = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+  const r = rng(seed)
   const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)]
   const fragments = [
     '## @param api_key - string - required\napi_key: 0123abcd',

@@ -9,7 +9,7 @@ import { $, type ProcessOutput } from 'zx'
 import { runLogged } from './exec.ts'
 import { buildDir } from './paths.ts'
 
-export interface Engine {
+interface Engine {
   bin: 'docker' | 'podman'
   env: NodeJS.ProcessEnv
 }
@@ -83,7 +83,6 @@ export async function preparedImage(base: string, name: string, script: string, 
 export interface Container {
   id: string
   exec(cmd: string, opts?: { env?: Record<string, string>; input?: string }): Promise<ProcessOutput>
-  copyIn(from: string, to: string): Promise<void>
   remove(): Promise<void>
 }
 
@@ -101,7 +100,6 @@ export async function startSystemd(image: string, opts: { name: string; volumes?
   const container: Container = {
     id,
     exec: (cmd, o = {}) => run(['exec', ...(o.input !== undefined ? ['-i'] : []), ...Object.entries(o.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]), id, 'bash', '-c', cmd], { nothrow: true, input: o.input }),
-    copyIn: async (from, to) => { await run(['cp', from, `${id}:${to}`]) },
     remove: async () => { await run(['rm', '-f', '-t', '0', id], { nothrow: true }) },
   }
   for (let i = 0; i < 60; i++) {

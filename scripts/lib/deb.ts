@@ -29,6 +29,7 @@ function control(job: PackageJob): string {
 
 export const debPackager: Packager = {
   version: (job) => job.versions.deb,
+  archName: (arch) => arch.deb,
   fileName: (job) => `${job.product.name}_${job.versions.deb}_${job.arch.deb}.deb`,
 
   async build(job) {

@@ -14,6 +14,10 @@ export const TLS12_CIPHERS = [
 ]
 export const TLS13_SUITES = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384']
 
+// How servers get their addresses: at run time from the resolvers (DNS), starting without one so
+// that the proxy starts even before DNS answers (servers come up once resolved).
+export const RUNTIME_RESOLUTION = 'resolvers system init-addr none resolve-prefer ipv4'
+
 // Servers per backend: the intake hosts resolve to several addresses; HAProxy fills these slots.
 const SERVER_SLOTS = 4
 
@@ -103,8 +107,7 @@ export function renderHaproxyConfig(product: Product, opts: ConfigOptions): stri
     '    timeout server 30s',
     '    timeout http-request 10s',
     '    timeout http-keep-alive 10s',
-    // init-addr none: start even when DNS is not answering yet; servers come up once resolved.
-    `    default-server ssl verify required ca-file ${opts.caBundle} check inter 10s fall 3 rise 2 resolvers system init-addr none resolve-prefer ipv4`,
+    `    default-server ssl verify required ca-file ${opts.caBundle} check inter 10s fall 3 rise 2 ${RUNTIME_RESOLUTION}`,
     '',
     ...product.ports.services.flatMap(section),
   ].join('\n')

@@ -1,12 +1,13 @@
 // The install script generator: one template (installer/install_script.sh.template) rendered per
 // variant (installer/variants.yaml) with values from the product definition and the release
-// (version, repository URL, signing key fingerprint). The YAML patch is inlined from its own file.
+// (version, repository URL, signing key fingerprint). The YAML patch is inlined from its own file,
+// the init detection from the maintainer scripts' shared definitions.
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { parse } from 'yaml'
 import { repoRoot } from './paths.ts'
-import { type Product, exampleConfig, liveConfig } from './product.ts'
-import { render } from './template.ts'
+import { renderWithDefinitions } from './maintainer-scripts.ts'
+import { type Product, exampleConfig, templateValues } from './product.ts'
 import { Fields, ValidationError } from './validate.ts'
 
 const INSTALLER = path.join(repoRoot, 'installer')
@@ -27,20 +28,16 @@ export interface InstallerRelease {
   keyFingerprints: string[]
 }
 
-export function renderInstaller(product: Product, variant: Variant, release: InstallerRelease): string {
+function renderInstaller(product: Product, variant: Variant, release: InstallerRelease): string {
   const awk = readFileSync(path.join(INSTALLER, 'datadog-yaml-fips.awk'), 'utf8').trimEnd()
   if (awk.split('\n').includes('AWK')) throw new Error('datadog-yaml-fips.awk must not contain a line "AWK" (the heredoc delimiter)')
   const values = {
+    ...templateValues(product),
     SCRIPT_NAME: variant.name,
-    SCRIPT_VERSION: product.version,
     AGENT_MAJOR: variant.agentMajor,
-    NAME: product.name,
-    USER: product.user,
-    GROUP: product.group,
     CONFIG_DIR: product.paths.configDir,
     EXAMPLE_CONFIG: exampleConfig(product),
-    LIVE_CONFIG: liveConfig(product),
-    EMBEDDED: product.paths.embedded,
+    FIPS_YAML_AWK: awk,
     SITE: product.site,
     PORT_START: product.ports.rangeStart,
     PORT_END: product.ports.rangeEnd,
@@ -51,9 +48,7 @@ export function renderInstaller(product: Product, variant: Variant, release: Ins
     KEY_FINGERPRINTS: release.keyFingerprints.join(' '),
     TARGETS: product.targets.map((t) => `${t.family}:${t.minVersion}`).join(' '),
   }
-  // The awk is inlined after rendering, so that its own text is never taken for placeholders.
-  return render(readFileSync(path.join(INSTALLER, 'install_script.sh.template'), 'utf8'), { ...values, FIPS_YAML_AWK: '@FIPS_YAML_AWK@' }, 'install_script.sh.template')
-    .replace('@FIPS_YAML_AWK@', () => awk)
+  return renderWithDefinitions(product, readFileSync(path.join(INSTALLER, 'install_script.sh.template'), 'utf8'), values, 'install_script.sh.template')
 }
 
 export function writeInstallers(product: Product, release: InstallerRelease, outDir: string): string[] {

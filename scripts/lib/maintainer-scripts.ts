@@ -14,7 +14,7 @@ interface Definition {
 }
 
 // One definition per blank-line separated block: `name() { ... }` or `name=value`, with its comments.
-export function parseDefinitions(library: string): Definition[] {
+function parseDefinitions(library: string): Definition[] {
   return library
     .split(/\n\s*\n/)
     .map((text) => ({ text: text.trim(), name: text.match(/^(\w+)(?:\(\)|=)/m)?.[1] ?? '' }))
@@ -24,7 +24,7 @@ export function parseDefinitions(library: string): Definition[] {
 const uses = (text: string, name: string) => new RegExp(`(^|[^\\w$])${name}\\b|\\$\\{?${name}\\b`).test(text.replace(/^\s*#.*$/gm, ''))
 
 // The definitions a script needs, following uses between definitions, in the library's order.
-export function definitionsFor(script: string, definitions: Definition[]): string {
+function definitionsFor(script: string, definitions: Definition[]): string {
   const needed = new Set<string>()
   const visit = (text: string) => {
     for (const d of definitions) {
@@ -38,17 +38,28 @@ export function definitionsFor(script: string, definitions: Definition[]): strin
   return definitions.filter((d) => needed.has(d.name)).map((d) => d.text).join('\n\n')
 }
 
+// The shared definitions (packaging/scripts/functions.sh) rendered for the product.
+function shellLibrary(p: Product): Definition[] {
+  return parseDefinitions(render(readFileSync(path.join(PACKAGING, 'scripts', 'functions.sh'), 'utf8'), templateValues(p), 'functions.sh'))
+}
+
+// Renders a whole script whose @FUNCTIONS@ line receives the shared definitions it uses (the
+// deb maintainer scripts, the install script).
+export function renderWithDefinitions(p: Product, template: string, values: Record<string, string | number>, name: string): string {
+  const body = render(template, { ...values, FUNCTIONS: '@FUNCTIONS@' }, name)
+  return body.replace('@FUNCTIONS@', () => definitionsFor(body, shellLibrary(p)))
+}
+
 export function maintainerScripts(p: Product, kind: 'deb' | 'rpm'): Record<string, string> {
   const values = templateValues(p)
-  const library = parseDefinitions(render(readFileSync(path.join(PACKAGING, 'scripts', 'functions.sh'), 'utf8'), values, 'functions.sh'))
   const dir = path.join(PACKAGING, 'scripts', kind)
   return Object.fromEntries(
     readdirSync(dir).sort().map((name) => {
-      const body = render(readFileSync(path.join(dir, name), 'utf8'), { ...values, FUNCTIONS: '@FUNCTIONS@' }, name)
-      const functions = definitionsFor(body, library)
-      // deb: whole scripts with a @FUNCTIONS@ slot; rpm: scriptlet bodies, the definitions first.
-      const text = kind === 'deb' ? body.replace('@FUNCTIONS@', functions) : `${functions}\n\n${body}`
-      return [name, text]
+      const template = readFileSync(path.join(dir, name), 'utf8')
+      if (kind === 'deb') return [name, renderWithDefinitions(p, template, values, name)]
+      // rpm: scriptlet bodies, the definitions first.
+      const body = render(template, values, name)
+      return [name, `${definitionsFor(body, shellLibrary(p))}\n\n${body}`]
     }),
   )
 }

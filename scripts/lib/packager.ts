@@ -22,6 +22,8 @@ export interface PackageJob {
 export interface Packager {
   // The version string as the format shows it (1.2.0~rc.1-1, 1.2.0~rc.1-1.suse).
   version(job: Pick<PackageJob, 'versions' | 'format'>): string
+  // The architecture as the format names it (amd64, x86_64).
+  archName(arch: Architecture): string
   fileName(job: Pick<PackageJob, 'product' | 'versions' | 'format' | 'arch'>): string
   build(job: PackageJob): Promise<string>
 }

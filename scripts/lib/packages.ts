@@ -1,5 +1,5 @@
-// make packages: every package format x architecture from one product definition, then
-// SHA256SUMS, a JSON manifest and a summary table in dist/.
+// make packages: every package format x architecture from one product definition, with
+// SHA256SUMS and a JSON manifest beside them, and a summary table.
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { $ } from 'zx'
@@ -14,7 +14,12 @@ import { sha256File } from './sources.ts'
 import { stage } from './staging.ts'
 import { packageVersions } from './version.ts'
 
-export const PACKAGERS: Record<PackageFormat['kind'], Packager> = { deb: debPackager, rpm: rpmPackager }
+const PACKAGERS: Record<PackageFormat['kind'], Packager> = { deb: debPackager, rpm: rpmPackager }
+
+// A product version as the format's package shows it (1.2.0~rc.1-1, 1.2.0~rc.1-1.suse).
+export function packageVersion(product: Product, format: PackageFormat, version = product.version): string {
+  return PACKAGERS[format.kind].version({ versions: packageVersions(version, product.release), format })
+}
 
 export interface BuiltPackage {
   file: string
@@ -48,7 +53,7 @@ export async function sourceDateEpoch(): Promise<number> {
   return Number(r.stdout.trim())
 }
 
-export function readReport(tree: string): BuildReport {
+function readReport(tree: string): BuildReport {
   return JSON.parse(readFileSync(path.join(tree, 'build-report.json'), 'utf8'))
 }
 
@@ -61,9 +66,11 @@ export async function buildPackages(opts: PackagesOptions): Promise<BuiltPackage
   mkdirSync(opts.outDir, { recursive: true })
   writeFileSync(log, `packages ${product.name} ${product.version}\n`)
   const built: BuiltPackage[] = []
+  const reports: Record<string, BuildReport> = {}
   for (const arch of product.architectures) {
     const tree = (opts.proxyTree ?? proxyOutDir)(arch.name)
     const report = readReport(tree)
+    reports[arch.name] = report
     for (const format of product.packages) {
       const packager = PACKAGERS[format.kind]
       const workDir = path.join(workRoot, `${format.id}-${arch.name}`)
@@ -77,17 +84,18 @@ export async function buildPackages(opts: PackagesOptions): Promise<BuiltPackage
         format: format.id,
         name: product.name,
         version: packager.version(job),
-        arch: format.kind === 'deb' ? arch.deb : arch.rpm,
+        arch: packager.archName(arch),
         size: statSync(file).size,
         sha256: await sha256File(file),
       })
       rmSync(workDir, { recursive: true, force: true })
     }
   }
+  writeIndex(opts.outDir, product, built, reports)
   return built
 }
 
-export function writeIndex(outDir: string, product: Product, packages: BuiltPackage[], reports: Record<string, BuildReport>): void {
+function writeIndex(outDir: string, product: Product, packages: BuiltPackage[], reports: Record<string, BuildReport>): void {
   writeFileSync(path.join(outDir, 'SHA256SUMS'), packages.map((p) => `${p.sha256}  ${p.file}\n`).join(''))
   const manifest = { product: product.name, version: product.version, packages, proxy_builds: reports }
   writeFileSync(path.join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`)

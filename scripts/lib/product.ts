@@ -217,6 +217,7 @@ export function architecture(product: Product, name: string): Architecture {
 export const liveConfig = (p: Product) => `${p.paths.configDir}/${p.name}.cfg`
 export const exampleConfig = (p: Product) => `${liveConfig(p)}.example`
 export const fipsinstallPath = (p: Product) => `${p.paths.prefix}/bin/fipsinstall`
+export const docDir = (p: Product) => `/usr/share/doc/${p.name}`
 
 // The values every template of the product may use.
 export function templateValues(p: Product): Record<string, string> {
@@ -231,5 +232,7 @@ export function templateValues(p: Product): Record<string, string> {
     LIVE_CONFIG: liveConfig(p),
     FIPSINSTALL: fipsinstallPath(p),
     HOMEPAGE: p.homepage,
+    MAINTAINER: p.maintainer,
+    VENDOR: p.vendor,
   }
 }

@@ -1,8 +1,8 @@
 // Signed package repositories, laid out as the install script expects (see repository: in
 // packaging/product.yaml):
 //   apt/                                 reprepro: dists/<channel>/{Release,Release.gpg,InRelease}, pool/
-//   rpm/<channel>/<major>/<arch>/        RHEL family: signed RPMs, repodata/ (gzip), repomd.xml.asc
-//   suse/<channel>/<major>/<arch>/       SUSE: the same, plus repodata/repomd.xml.key
+//   rpm/<channel>/<major>/<arch>/        RHEL family: signed RPMs, repodata/ (gzip), repomd.xml.asc and .key
+//   suse/<channel>/<major>/<arch>/       SUSE: the same
 //   keys/<key file>                      the public signing key
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'

@@ -1,14 +1,12 @@
 // .rpm packager (RHEL family and SUSE flavours): a spec rendered from the product definition,
 // whose %install copies the staged tree, then rpmbuild --target <arch>.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { runLogged } from './exec.ts'
 import type { PackageJob, Packager } from './packager.ts'
-import { repoRoot } from './paths.ts'
+import { docDir, templateValues } from './product.ts'
 import { changelogEntry, type StagedEntry } from './staging.ts'
-import { render, wrap } from './template.ts'
-
-const SPEC_TEMPLATE = path.join(repoRoot, 'packaging', 'templates', 'package.spec')
+import { packagingTemplate, render, wrap } from './template.ts'
 
 const release = (job: Pick<PackageJob, 'versions' | 'format'>) =>
   job.format.families.includes('suse') ? job.versions.suseRelease : job.versions.rpmRelease
@@ -23,7 +21,7 @@ function fileLine(e: StagedEntry): string {
 function owned(job: PackageJob, e: StagedEntry): boolean {
   if (e.type !== 'dir') return true
   const p = job.product
-  return [p.paths.prefix, p.paths.configDir, `/usr/share/doc/${p.name}`].some((own) => e.path === own || e.path.startsWith(`${own}/`))
+  return [p.paths.prefix, p.paths.configDir, docDir(p)].some((own) => e.path === own || e.path.startsWith(`${own}/`))
 }
 
 function spec(job: PackageJob): string {
@@ -37,17 +35,13 @@ function spec(job: PackageJob): string {
   ]
   const date = new Date(job.sourceDateEpoch * 1000).toUTCString().split(' ')
   const scripts = job.staged.scripts
-  return render(readFileSync(SPEC_TEMPLATE, 'utf8'), {
-    NAME: p.name,
-    VERSION: p.version,
+  return render(packagingTemplate('package.spec'), {
+    ...templateValues(p),
     FORMAT: format.id,
     RPM_VERSION: job.versions.rpmVersion,
     RPM_RELEASE: release(job),
     SUMMARY: p.summary,
     LICENSE: p.license,
-    HOMEPAGE: p.homepage,
-    VENDOR: p.vendor,
-    MAINTAINER: p.maintainer,
     HEADER_EXTRA: header.join('\n'),
     DESCRIPTION: wrap(p.description, 79).join('\n'),
     STAGING: job.staged.root,
@@ -63,6 +57,7 @@ function spec(job: PackageJob): string {
 
 export const rpmPackager: Packager = {
   version: (job) => `${job.versions.rpmVersion}-${release(job)}`,
+  archName: (arch) => arch.rpm,
   fileName: (job) => `${job.product.name}-${job.versions.rpmVersion}-${release(job)}.${job.arch.rpm}.rpm`,
 
   async build(job) {

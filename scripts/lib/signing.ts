@@ -17,8 +17,8 @@ export interface SigningKey {
 
 const THROWAWAY_UID = 'datadog-fips-proxy throwaway test key (not for release) <fips-proxy-test@example.com>'
 
-async function fingerprintsIn(home: string, secret: boolean): Promise<string[]> {
-  const out = (await $({ quiet: true })`gpg --homedir ${home} --batch --with-colons ${secret ? '--list-secret-keys' : '--list-keys'}`).stdout
+async function secretKeyFingerprints(home: string): Promise<string[]> {
+  const out = (await $({ quiet: true })`gpg --homedir ${home} --batch --with-colons --list-secret-keys`).stdout
   return [...out.matchAll(/^fpr:+([0-9A-F]{40}):/gm)].map((m) => m[1])
 }
 
@@ -39,7 +39,7 @@ export async function signingKey(opts: { release?: boolean; dir?: string } = {})
     }
     writeFileSync(marker, source)
   }
-  const fingerprints = await fingerprintsIn(home, true)
+  const fingerprints = await secretKeyFingerprints(home)
   if (fingerprints.length !== 1) throw new Error(`expected one secret signing key in ${home}, found ${fingerprints.length}`)
   const publicKey = (await $({ quiet: true })`gpg --homedir ${home} --batch --armor --export ${fingerprints[0]}`).stdout
   return { gnupgHome: home, fingerprint: fingerprints[0], publicKey, throwaway: !keyFile }

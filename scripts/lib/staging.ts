@@ -7,12 +7,10 @@ import { gzipSync } from 'node:zlib'
 import { renderHaproxyConfig } from './haproxy-config.ts'
 import { maintainerScripts } from './maintainer-scripts.ts'
 import { PACKAGING } from './paths.ts'
-import { type Architecture, type PackageFormat, type Product, exampleConfig, fipsinstallPath, templateValues } from './product.ts'
+import { type Architecture, type PackageFormat, type Product, docDir, exampleConfig, fipsinstallPath, templateValues } from './product.ts'
 import type { BuildReport } from './proxy-build.ts'
-import { render } from './template.ts'
+import { packagingTemplate as template, render } from './template.ts'
 import type { PackageVersions } from './version.ts'
-
-const template = (name: string) => readFileSync(path.join(PACKAGING, 'templates', name), 'utf8')
 
 export interface StagedEntry {
   // Absolute install path (e.g. /opt/datadog-fips-proxy/embedded/sbin/haproxy).
@@ -77,11 +75,9 @@ export function stage(input: StageInput, root: string): Staged {
   add(exampleConfig(p), renderHaproxyConfig(p, { caBundle: format.caBundle, flavour: `${format.id} package, CA bundle ${format.caBundle}` }))
   add(`${format.unitDir}/${p.name}.service`, render(template(`${p.name}.service`), values, 'unit'))
 
-  const doc = `/usr/share/doc/${p.name}`
+  const doc = docDir(p)
   const copyright = render(template('copyright'), {
     ...values,
-    MAINTAINER: p.maintainer,
-    VENDOR: p.vendor,
     EMBEDDED_REL: p.paths.embedded.slice(1),
     HAPROXY_VERSION: input.report.components.haproxy.version,
     OPENSSL_VERSION: input.report.components.openssl.version,

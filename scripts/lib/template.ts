@@ -1,3 +1,10 @@
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { PACKAGING } from './paths.ts'
+
+// A template of packaging/templates/.
+export const packagingTemplate = (name: string) => readFileSync(path.join(PACKAGING, 'templates', name), 'utf8')
+
 // The one template syntax of the project: @NAME@ placeholders, all of which must be given.
 export function render(template: string, values: Record<string, string | number>, name = 'template'): string {
   return template.replace(/@([A-Z][A-Z0-9_]*)@/g, (whole, key: string) => {

@@ -26,8 +26,6 @@ export function upstreamVersion(version: string): string {
 }
 
 export interface PackageVersions {
-  semver: string
-  upstream: string
   deb: string
   rpmVersion: string
   rpmRelease: string
@@ -37,8 +35,6 @@ export interface PackageVersions {
 export function packageVersions(version: string, release: { iteration: number; suseSuffix: string }): PackageVersions {
   const upstream = upstreamVersion(version)
   return {
-    semver: version,
-    upstream,
     deb: `${upstream}-${release.iteration}`,
     rpmVersion: upstream,
     rpmRelease: String(release.iteration),

@@ -13,11 +13,10 @@ import { debianRootfsTarball } from '../../scripts/lib/rootfs.ts'
 import { signingKey } from '../../scripts/lib/signing.ts'
 import { buildFixtureAgent } from '../fixtures/datadog-agent/fixture-agent.ts'
 import { PLATFORMS, type Platform, REPO_SERVER } from '../matrix/platforms.ts'
-import { manifest } from './dist.ts'
+import { AGENT_MAJOR, SCRIPT, installScript, manifest } from './dist.ts'
 
 export const REPO_PORT = 8080
 export const REPO_URL = `http://127.0.0.1:${REPO_PORT}`
-export const SCRIPT = 'install_script_agent7.sh'
 
 // The one-liner's environment in FIPS mode, as the documentation gives it.
 export const TEST_API_KEY = '0123456789abcdef0123456789abcdef'
@@ -27,32 +26,33 @@ let repoPromise: Promise<string> | undefined
 
 // The served tree: the repositories of dist/ plus the install script, as a release publishes them.
 export function testRepository(): Promise<string> {
-  repoPromise ??= (async () => {
-    const files = (format: string) => manifest().packages.filter((p) => p.format === format).map((p) => path.join(distDir, p.file))
-    return servedTree({ deb: files('deb'), 'rpm-rhel': files('rpm-rhel'), 'rpm-suse': files('rpm-suse') })
-  })()
+  repoPromise ??= servedTree((format) => manifest().packages.filter((p) => p.format === format).map((p) => path.join(distDir, p.file)))
   return repoPromise
 }
 
-// Signed repositories of the given packages and the FIXTURE Agent, with the install script.
-export async function servedTree(packages: Record<'deb' | 'rpm-rhel' | 'rpm-suse', string[]>): Promise<string> {
+// The FIXTURE Agent packages, built once per test process.
+let fixtureAgent: ReturnType<typeof buildFixtureAgent> | undefined
+
+// Signed repositories of the packages of each format and the FIXTURE Agent, with the install script.
+export async function servedTree(packagesOf: (format: string) => string[]): Promise<string> {
+  fixtureAgent ??= buildFixtureAgent(mkdtempSync(path.join(os.tmpdir(), 'fixture-agent-')))
+  const fixture = await fixtureAgent
   const dir = mkdtempSync(path.join(os.tmpdir(), 'test-repo-'))
-  const fixture = await buildFixtureAgent(path.join(dir, 'fixture'))
   const served = path.join(dir, 'served')
   await buildRepos({
-    product: loadProduct(), key: await signingKey(), agentMajor: 7, outDir: served,
-    debs: [...packages.deb, fixture.deb],
-    rpms: { rhel: [...packages['rpm-rhel'], fixture.rpm], suse: [...packages['rpm-suse'], fixture.rpm] },
+    product: loadProduct(), key: await signingKey(), agentMajor: AGENT_MAJOR, outDir: served,
+    debs: [...packagesOf('deb'), fixture.deb],
+    rpms: { rhel: [...packagesOf('rpm-rhel'), fixture.rpm], suse: [...packagesOf('rpm-suse'), fixture.rpm] },
     log: path.join(dir, 'repos.log'),
   })
-  copyFileSync(path.join(distDir, SCRIPT), path.join(served, SCRIPT))
+  copyFileSync(installScript, path.join(served, SCRIPT))
   return served
 }
 
 export interface InstallerHost {
   container: Container
   sh(cmd: string, env?: Record<string, string>): Promise<{ code: number; out: string }>
-  // Runs the script as the one-liner does: bash -c "$(curl -L <url>/install_script_agent7.sh)".
+  // Runs the script as the one-liner does: bash -c "$(curl -L <url>/<script>)".
   install(env: Record<string, string>): Promise<{ code: number; out: string }>
   // Serves another mounted tree (/srv/repo, /srv/repo-next) at the same URL.
   serve(dir: string): Promise<void>
@@ -121,25 +121,25 @@ export async function containerHost(opts: ContainerHostOptions): Promise<Install
   }
 }
 
-let counter = 0
-
-export interface HostOptions {
-  suite?: string
-  // The served tree (default: testRepository()) and, for upgrades, a newer one at /srv/repo-next.
-  served?: string
-  next?: string
-  name?: string
+// The image of a Debian release with systemd, built here (debootstrap from the configured mirror).
+export async function debianImage(suite: string): Promise<string> {
+  return importImage(await debianRootfsTarball(suite, cacheDir()), `dd-fips-debian-${suite}`)
 }
 
-// A Debian host (debootstrap image, bookworm unless told) serving the test repositories.
-export async function installerHost(opts: HostOptions = {}): Promise<InstallerHost> {
-  const suite = opts.suite ?? 'bookworm'
-  return containerHost({
-    image: await importImage(await debianRootfsTarball(suite, cacheDir()), `dd-fips-debian-${suite}`),
+let counter = 0
+
+// Runs fn on a fresh Debian 12 host serving `served` (default: testRepository()), then removes it.
+export async function withInstallerHost<T>(fn: (h: InstallerHost) => Promise<T>, served?: string): Promise<T> {
+  const h = await containerHost({
+    image: await debianImage('bookworm'),
     platform: PLATFORMS.deb,
     product: loadProduct(),
-    served: opts.served ?? (await testRepository()),
-    next: opts.next,
-    name: opts.name ?? `dd-fips-installer-${process.pid}-${counter++}`,
+    served: served ?? (await testRepository()),
+    name: `dd-fips-installer-${process.pid}-${counter++}`,
   })
+  try {
+    return await fn(h)
+  } finally {
+    await h.container.remove()
+  }
 }

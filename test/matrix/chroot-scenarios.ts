@@ -8,15 +8,16 @@ import { buildPackages } from '../../scripts/lib/packages.ts'
 import { buildDir, cacheDir } from '../../scripts/lib/paths.ts'
 import { type PackageFormat, type Product, exampleConfig, fipsinstallPath, liveConfig } from '../../scripts/lib/product.ts'
 import { debianRootfsTarball, unpackRootfs } from '../../scripts/lib/rootfs.ts'
+import { upstreamVersion } from '../../scripts/lib/version.ts'
 import type { Check } from './checks.ts'
 
 export const NEXT_VERSION = '1.1.1-rc.1'
-export const nextDebVersion = (p: Product) => `${NEXT_VERSION.replace('-', '~')}-${p.release.iteration}`
 
 // Packages of a newer version, for upgrades: the same proxy trees, the product's version bumped.
-export async function buildNextPackages(product: Product, arch = 'x86_64'): Promise<(format: string) => string> {
+// x86_64 only: the rows that upgrade run on this machine's architecture.
+export async function buildNextPackages(product: Product): Promise<(format: string) => string> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'next-packages-'))
-  const next = { ...product, version: NEXT_VERSION, architectures: product.architectures.filter((a) => a.name === arch) }
+  const next = { ...product, version: NEXT_VERSION, architectures: product.architectures.filter((a) => a.name === 'x86_64') }
   const built = await buildPackages({ product: next, outDir: dir, sourceDateEpoch: 1_700_000_000, workDir: path.join(dir, 'work') })
   return (format: string) => path.join(dir, built.find((p) => p.format === format)!.file)
 }
@@ -88,7 +89,7 @@ export async function rpmRootScenario(t: Check, p: Product, format: PackageForma
 
   const upgrade = await rpm(`-U --nodeps ${v2}`)
   t.is(upgrade.exitCode, 0, `rpm -U: ${upgrade.stderr}`)
-  t.regex((await rpm(`-q ${p.name}`)).stdout, new RegExp(`${p.name}-${NEXT_VERSION.replace('-', '~')}-`), 'upgraded to the next version')
+  t.regex((await rpm(`-q ${p.name}`)).stdout, new RegExp(`${p.name}-${upstreamVersion(NEXT_VERSION)}-`), 'upgraded to the next version')
   await checkUpgradeKeptConfig(t, p, root, live)
 
   const erase = await rpm(`-e ${p.name}`)

@@ -4,7 +4,6 @@
 // checks themselves are one set (runner.ts), parameterised by the row's format through this.
 import path from 'node:path'
 import type { PackageFormat, Product } from '../../scripts/lib/product.ts'
-import { packageVersions } from '../../scripts/lib/version.ts'
 
 export type FormatId = 'deb' | 'rpm-rhel' | 'rpm-suse'
 
@@ -36,6 +35,11 @@ const YUM = `${PICK_YUM} && "$pm"`
 // rpm's query format for dpkg's version display: the epoch only when there is one.
 const RPM_VERSION = "%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\n"
 const RPM_STATE = "rpm -qa --qf '%{NAME} %{VERSION}-%{RELEASE} %{INSTALLTIME}\\n' | sort"
+// Both rpm families query the same way (rpm -q prints "not installed" on stdout).
+const RPM_QUERIES: Pick<Platform, 'version' | 'owner'> = {
+  version: (pkg) => `rpm -q --qf '${RPM_VERSION}' ${pkg} 2>/dev/null | grep -v 'not installed' || true`,
+  owner: (file) => `rpm -qf --qf '%{NAME}\\n' ${file}`,
+}
 
 export const PLATFORMS: Record<FormatId, Platform> = {
   deb: {
@@ -57,8 +61,7 @@ export const PLATFORMS: Record<FormatId, Platform> = {
   },
   'rpm-rhel': {
     manager: 'yum/dnf',
-    version: (pkg) => `rpm -q --qf '${RPM_VERSION}' ${pkg} 2>/dev/null | grep -v 'not installed' || true`,
-    owner: (file) => `rpm -qf --qf '%{NAME}\\n' ${file}`,
+    ...RPM_QUERIES,
     reinstall: (pkg) => `${YUM} -y reinstall ${pkg}`,
     remove: (pkg) => `${YUM} -y remove ${pkg}`,
     trustCa: (file) => `cp ${file} /etc/pki/ca-trust/source/anchors/fixture-intake.crt && update-ca-trust extract`,
@@ -73,8 +76,7 @@ export const PLATFORMS: Record<FormatId, Platform> = {
   },
   'rpm-suse': {
     manager: 'zypper',
-    version: (pkg) => `rpm -q --qf '${RPM_VERSION}' ${pkg} 2>/dev/null | grep -v 'not installed' || true`,
-    owner: (file) => `rpm -qf --qf '%{NAME}\\n' ${file}`,
+    ...RPM_QUERIES,
     reinstall: (pkg) => `zypper --non-interactive install --force ${pkg}`,
     remove: (pkg) => `zypper --non-interactive remove ${pkg}`,
     trustCa: (file) => `cp ${file} /etc/pki/trust/anchors/fixture-intake.crt && update-ca-certificates >/dev/null`,
@@ -91,18 +93,13 @@ export const PLATFORMS: Record<FormatId, Platform> = {
 
 export const platform = (format: string): Platform => PLATFORMS[format as FormatId]
 
-// A package's version as Platform.version prints it (rpm: VERSION-RELEASE, SUSE's with its suffix).
-export function packageVersion(p: Product, format: PackageFormat, version: string): string {
-  const v = packageVersions(version, p.release)
-  return format.kind === 'deb' ? v.deb : `${v.rpmVersion}-${format.families.includes('suse') ? v.suseRelease : v.rpmRelease}`
-}
-
 // The HTTP server that serves the test repositories inside the container: busybox httpd where
 // the distribution's busybox has it, else python3 (RHEL and SUSE ship no busybox in their base).
+const BUSYBOX_HTTPD = 'busybox --list 2>/dev/null | grep -qx httpd'
 export const REPO_SERVER = {
-  has: 'busybox --list 2>/dev/null | grep -qx httpd || command -v python3',
+  has: `${BUSYBOX_HTTPD} || command -v python3`,
   // Sets "$@" to the server command for port $1, serving the current directory in the foreground.
-  command: (port: number) => `if busybox --list 2>/dev/null | grep -qx httpd; then set -- busybox httpd -f -p 127.0.0.1:${port}; else set -- python3 -m http.server --bind 127.0.0.1 ${port}; fi`,
+  command: (port: number) => `if ${BUSYBOX_HTTPD}; then set -- busybox httpd -f -p 127.0.0.1:${port}; else set -- python3 -m http.server --bind 127.0.0.1 ${port}; fi`,
 }
 
 // What the checks run, by the shell test that shows it is there and the package providing it in

@@ -3,52 +3,22 @@
 // and JUnit XML of the results. A row runs from an image built here (debootstrap), in a Debian
 // chroot (rpm --root), or from its distribution's image when the engine can pull it (a CI runner
 // with a registry); where it cannot, the row is reported as not run, with the engine's reason.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { parse } from 'yaml'
-import { engine, importImage, preparedImage, pullImage } from '../../scripts/lib/containers.ts'
+import { engine, preparedImage, pullImage } from '../../scripts/lib/containers.ts'
 import { formatDuration } from '../../scripts/lib/exec.ts'
-import { type PackageFormat, type Product, exampleConfig, liveConfig, loadProduct } from '../../scripts/lib/product.ts'
-import { debianRootfsTarball } from '../../scripts/lib/rootfs.ts'
-import { Fields, ValidationError } from '../../scripts/lib/validate.ts'
+import { RUNTIME_RESOLUTION, TLS12_CIPHERS, TLS13_SUITES } from '../../scripts/lib/haproxy-config.ts'
+import { packageVersion } from '../../scripts/lib/packages.ts'
+import { type PackageFormat, type Product, exampleConfig, fipsinstallPath, liveConfig, loadProduct } from '../../scripts/lib/product.ts'
 import { distPackage } from '../helpers/dist.ts'
-import { buildDir, cacheDir, repoRoot } from '../../scripts/lib/paths.ts'
-import { type InstallerHost, containerHost, fipsInstallEnv, servedTree, testRepository } from '../helpers/installer-host.ts'
+import { buildDir } from '../../scripts/lib/paths.ts'
+import { type InstallerHost, containerHost, debianImage, fipsInstallEnv, servedTree, testRepository } from '../helpers/installer-host.ts'
 import { FIXTURE_AGENT_VERSION } from '../fixtures/datadog-agent/fixture-agent.ts'
 import { fixtureIntake } from '../fixtures/intake.ts'
 import { type Assertion, type Check, Collector } from './checks.ts'
 import { NEXT_VERSION, buildNextPackages, debianChroot, rpmRootScenario } from './chroot-scenarios.ts'
-import { type Platform, packageVersion, platform, prepareScript } from './platforms.ts'
-
-export const MATRIX_FILE = path.join(repoRoot, 'test', 'matrix', 'matrix.yaml')
-
-export interface MatrixRow {
-  id: string
-  family: string
-  release: string
-  image: string | null
-  format: string
-  init: string
-  checks: 'install' | 'scriptlets'
-  local?: { debootstrap: string } | 'rpm-root'
-}
-
-export function loadMatrix(file = MATRIX_FILE): MatrixRow[] {
-  const f = new Fields(parse(readFileSync(file, 'utf8')), file, ValidationError)
-  return f.list('rows').map((r) => {
-    const local = r.get('local')
-    return {
-      id: r.str('id', /^[a-z0-9.-]+$/),
-      family: r.oneOf('family', ['debian', 'ubuntu', 'rhel', 'suse']),
-      release: r.str('release'),
-      image: r.get('image') === null ? null : r.str('image'),
-      format: r.oneOf('format', ['deb', 'rpm-rhel', 'rpm-suse']),
-      init: r.oneOf('init', ['systemd', 'upstart', 'none']),
-      checks: r.oneOf('checks', ['install', 'scriptlets'] as const),
-      local: local === undefined ? undefined : local === 'rpm-root' ? 'rpm-root' : { debootstrap: r.str('local.debootstrap', /^[a-z]+$/) },
-    }
-  })
-}
+import { type MatrixRow, type Placement, placement } from './definition.ts'
+import { type Platform, platform, prepareScript } from './platforms.ts'
 
 export interface RowResult {
   row: MatrixRow
@@ -71,8 +41,15 @@ interface Context {
   product: Product
   served: string
   next: string
-  nextPackage: (format: string) => string
   beforeInstall?: string
+}
+
+// What rows run from, each built once and only when a row needs it.
+interface Sources {
+  // the packages of a newer release, for upgrades (every row)
+  nextPackages(): Promise<(format: string) => string>
+  // the served repositories of this and of the newer release (install rows)
+  context(): Promise<Context>
 }
 
 // The one-line install on a real systemd host, and everything the release promises after it; the
@@ -90,11 +67,14 @@ async function installRow(t: Check, ctx: Context, h: InstallerHost, format: Pack
   t.true((await h.sh(pf.owner(liveConfig(p)))).code !== 0, 'the live config is no package\'s: the operator\'s')
   t.is((await h.sh(`stat -c %U:%G:%a ${liveConfig(p)}`)).out.trim(), `${p.user}:${p.group}:640`, 'live config dd-agent:dd-agent 640')
   t.is((await h.sh(`stat -c %U:%G:%a ${exampleConfig(p)} ${p.paths.embedded}/sbin/haproxy`)).out.trim(), 'root:root:644\nroot:root:755', 'example and binary owned by root')
-  t.is((await h.sh(`test -s ${p.paths.embedded}/ssl/fipsmodule.cnf && ${p.paths.prefix}/bin/fipsinstall`)).code, 0, 'fipsmodule.cnf generated on this host and verified')
+  t.is((await h.sh(`test -s ${p.paths.embedded}/ssl/fipsmodule.cnf && ${fipsinstallPath(p)}`)).code, 0, 'fipsmodule.cnf generated on this host and verified')
   t.is((await h.sh(`awk '/^fips:/{f=1;next} f&&/^[^ ]/{f=0} f' /etc/datadog-agent/datadog.yaml`)).out, `  enabled: true\n  https: false\n  port_range_start: ${p.ports.rangeStart}\n`, 'datadog.yaml has the fips settings')
   t.is((await h.sh(`systemctl is-active ${p.name}`)).out.trim(), 'active', 'the unit is active')
   // No `ss -H`: iproute2 before 4.15 (CentOS 7, Debian 8-9) does not have it.
-  const listeners = (await h.sh(`ss -ltn | awk 'NR > 1 { print $4 }'`)).out.split('\n').filter((a) => /:98\d\d$/.test(a)).sort()
+  const listeners = (await h.sh(`ss -ltn | awk 'NR > 1 { print $4 }'`)).out.split('\n').filter((a) => {
+    const port = Number(a.split(':').at(-1))
+    return port >= p.ports.rangeStart && port <= p.ports.rangeEnd
+  }).sort()
   t.is(listeners, p.ports.services.map((s) => `127.0.0.1:${s.port}`).sort(), `ports ${p.ports.rangeStart}-${p.ports.rangeEnd} listen, on loopback only`)
   t.regex((await h.sh(`curl -s http://localhost:${p.ports.rangeStart + 1}/`)).out, /No server is available to handle this request/, `HAProxy answers on ${p.ports.rangeStart + 1}`)
   await relayCheck(t, p, h, pf)
@@ -145,7 +125,7 @@ async function relayCheck(t: Check, p: Product, h: InstallerHost, pf: Platform):
   const setup = await h.sh([
     pf.trustCa('/srv/repo/fixture-intake/ca.crt'),
     `echo "127.0.0.2 ${metrics.upstream}" >> /etc/hosts`,
-    `sed -i 's/ resolvers system init-addr none resolve-prefer ipv4/ init-addr libc,none/' ${liveConfig(p)}`,
+    `sed -i 's/ ${RUNTIME_RESOLUTION}/ init-addr libc,none/' ${liveConfig(p)}`,
     `(OPENSSL_CONF=/dev/null setsid ${p.paths.embedded}/bin/openssl s_server -accept 127.0.0.2:443 -cert /srv/repo/fixture-intake/server.pem -www -quiet >/dev/null 2>&1 &)`,
     `systemctl restart ${p.name}`,
   ].join(' && '))
@@ -155,24 +135,7 @@ async function relayCheck(t: Check, p: Product, h: InstallerHost, pf: Platform):
     answer = (await h.sh(`sleep 0.5; curl -s -m 5 http://127.0.0.1:${metrics.port}/api/v2/series`)).out
   }
   t.regex(answer, /s_server -accept/, `a request to ${metrics.port} arrives at the TLS intake ${metrics.upstream}`)
-  t.regex(answer, /Cipher is (TLS_AES_(128|256)_GCM_SHA(256|384)|ECDHE-(RSA|ECDSA)-AES(128|256)-GCM-SHA(256|384))/, 'over TLS with an AES-GCM cipher')
-}
-
-// Where a row runs: in a container of an image built here (debootstrap), in a Debian chroot
-// (rpm --root), in a container of its distribution's image from a registry, or nowhere.
-export type Placement =
-  | { kind: 'debootstrap'; suite: string }
-  | { kind: 'rpm-root' }
-  | { kind: 'registry'; image: string }
-  | { kind: 'nowhere'; reason: string }
-
-export function placement(row: MatrixRow): Placement {
-  if (row.local === 'rpm-root') return { kind: 'rpm-root' }
-  if (row.local) return { kind: 'debootstrap', suite: row.local.debootstrap }
-  if (!row.image) return { kind: 'nowhere', reason: 'no public image' }
-  // Upstart (Ubuntu 14.04) does not boot as a container's PID 1 the way systemd does: it needs a VM.
-  if (row.init === 'upstart') return { kind: 'nowhere', reason: 'needs an upstart host (VM), not a container' }
-  return { kind: 'registry', image: row.image }
+  t.regex(answer, new RegExp(`Cipher is (${[...TLS13_SUITES, ...TLS12_CIPHERS].join('|')})`), 'over TLS with an AES-GCM cipher')
 }
 
 // The distribution's image with what the checks need (platforms.ts), prepared with network and
@@ -185,15 +148,15 @@ async function preparedRowImage(row: MatrixRow, image: string, format: PackageFo
   }
 }
 
-async function runRow(row: MatrixRow, where: Exclude<Placement, { kind: 'nowhere' }>, product: Product, context: () => Promise<Context>, log: (line: string) => void): Promise<Omit<RowResult, 'seconds'>> {
+async function runRow(row: MatrixRow, where: Exclude<Placement, { kind: 'nowhere' }>, product: Product, sources: Sources, log: (line: string) => void): Promise<Omit<RowResult, 'seconds'>> {
   const t = new Collector()
   const format = product.packages.find((f) => f.id === row.format)!
   const outcome = (ranOn: string): Omit<RowResult, 'seconds'> => ({ row, status: t.failed.length ? 'failed' : 'passed', ranOn, assertions: t.assertions })
   if (where.kind === 'rpm-root') {
-    const ctx = await context()
+    const nextPackage = await sources.nextPackages()
     const { root, remove } = await debianChroot()
     try {
-      await rpmRootScenario(t, product, format, distPackage(row.format, 'x86_64'), ctx.nextPackage(row.format), root)
+      await rpmRootScenario(t, product, format, distPackage(row.format, 'x86_64'), nextPackage(row.format), root)
     } finally {
       remove()
     }
@@ -202,7 +165,7 @@ async function runRow(row: MatrixRow, where: Exclude<Placement, { kind: 'nowhere
   let image: string
   let ranOn: string
   if (where.kind === 'debootstrap') {
-    image = await importImage(await debianRootfsTarball(where.suite, cacheDir()), `dd-fips-debian-${where.suite}`)
+    image = await debianImage(where.suite)
     ranOn = `Debian ${where.suite} container (debootstrap), systemd`
   } else {
     const bin = (await engine()).bin
@@ -212,7 +175,7 @@ async function runRow(row: MatrixRow, where: Exclude<Placement, { kind: 'nowhere
     image = await preparedRowImage(row, where.image, format)
     ranOn = `${where.image} container (${bin}), systemd`
   }
-  const ctx = await context()
+  const ctx = await sources.context()
   const h = await containerHost({ image, platform: platform(row.format), product, served: ctx.served, next: ctx.next, name: `dd-fips-matrix-${row.id}-${process.pid}` })
   try {
     await installRow(t, ctx, h, format, platform(row.format))
@@ -233,21 +196,18 @@ async function withTimeout<T>(seconds: number, what: string, p: Promise<T>): Pro
 }
 
 export async function runMatrix(opts: MatrixOptions, log: (line: string) => void = console.error): Promise<RowResult[]> {
-  // The packages and repositories the rows install from, built once and only when a row runs.
   const product = loadProduct()
-  let ctx: Promise<Context> | undefined
-  const context = () => ctx ??= (async () => {
-    const nextPackage = await buildNextPackages(product)
-    const served = await testRepository()
-    await fixtureIntake(path.join(served, 'fixture-intake'), relayedService(product).upstream!)
-    return {
-      product,
-      nextPackage,
-      beforeInstall: opts.beforeInstall,
-      served,
-      next: await servedTree({ deb: [nextPackage('deb')], 'rpm-rhel': [nextPackage('rpm-rhel')], 'rpm-suse': [nextPackage('rpm-suse')] }),
-    }
-  })()
+  let next: ReturnType<Sources['nextPackages']> | undefined
+  let ctx: ReturnType<Sources['context']> | undefined
+  const sources: Sources = {
+    nextPackages: () => next ??= buildNextPackages(product),
+    context: () => ctx ??= (async () => {
+      const nextPackage = await sources.nextPackages()
+      const served = await testRepository()
+      await fixtureIntake(path.join(served, 'fixture-intake'), relayedService(product).upstream!)
+      return { product, beforeInstall: opts.beforeInstall, served, next: await servedTree((format) => [nextPackage(format)]) }
+    })(),
+  }
   const results: RowResult[] = []
   const queue: { row: MatrixRow; where: Exclude<Placement, { kind: 'nowhere' }> }[] = []
   for (const row of opts.rows) {
@@ -262,7 +222,7 @@ export async function runMatrix(opts: MatrixOptions, log: (line: string) => void
       log(`[matrix] ${row.id}: started`)
       let result: Omit<RowResult, 'seconds'>
       try {
-        result = await withTimeout(opts.rowTimeoutSeconds, row.id, runRow(row, where, product, context, log))
+        result = await withTimeout(opts.rowTimeoutSeconds, row.id, runRow(row, where, product, sources, log))
       } catch (err) {
         result = { row, status: 'failed', ranOn: 'error', assertions: [], error: (err as Error).message }
       }
