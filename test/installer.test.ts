@@ -17,6 +17,14 @@ const FIPS_ENV = fipsInstallEnv(product)
 const yamlOf = async (h: InstallerHost, file: string) => parse((await h.sh(`cat ${file}`)).out)
 const statOf = async (h: InstallerHost, file: string) => (await h.sh(`stat -c %U:%G:%a ${file}`)).out.trim()
 
+// Without a container: the script's functions, sourced on this host (which has rpm, with an empty
+// database). An Agent rpm hosts lack must read as not installed, or the script would skip installing it.
+test('installed_version on an rpm host: nothing for a package that is not installed', async (t) => {
+  const r = await $({ nothrow: true, quiet: true, env: { ...process.env, DD_INSTALL_SCRIPT_LIB: '1' } })`bash -c ${'. "$0"; pkg=yum; installed_version datadog-agent-fixture-absent'} ${installScript}`
+  t.is(r.exitCode, 0, r.stderr)
+  t.is(r.stdout, '')
+})
+
 test('the generated script is shellcheck-clean and parses with bash -n', async (t) => {
   const script = installScript
   t.is((await $({ nothrow: true, quiet: true })`shellcheck -s bash ${script}`).exitCode, 0)

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { $ } from 'zx'
 import { parse } from 'yaml'
-import { importImage } from '../scripts/lib/containers.ts'
+import { engine, importImage } from '../scripts/lib/containers.ts'
 import { cacheDir, repoRoot } from '../scripts/lib/paths.ts'
 import { loadProduct } from '../scripts/lib/product.ts'
 import { debianRootfsTarball } from '../scripts/lib/rootfs.ts'
@@ -86,6 +86,16 @@ test.serial('a registry row: a bare distribution image is prepared, then passes 
   t.regex(result.ranOn, new RegExp(`^${image.replace(/[.]/g, '\\.')} container`))
   // It ran to the end: the last checks, after the upgrade and the removal, are there.
   t.like(result.assertions.map((a) => a.name), { [result.assertions.length - 1]: 'nothing listens any more' })
+})
+
+test.serial('a row past its time limit fails, and leaves no container behind', async (t) => {
+  // The install never comes: the row hangs until its time limit (or ends before its container).
+  const [result] = await runMatrix({ rows: rows.filter((r) => r.id === 'debian-12'), jobs: 1, rowTimeoutSeconds: 30, beforeInstall: 'sleep 600' }, () => {})
+  t.is(result.status, 'failed')
+  t.regex(result.error ?? '', /debian-12: time limit of 30s exceeded/)
+  const e = await engine()
+  const left = await $({ quiet: true, env: e.env })`${e.bin} ps -a --format {{.Names}}`
+  t.false(left.stdout.split('\n').some((n) => n.endsWith(`-${process.pid}`)), left.stdout)
 })
 
 test.serial('a row broken on purpose fails, and the report names the failing check', async (t) => {

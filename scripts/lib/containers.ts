@@ -37,6 +37,13 @@ async function run(args: string[], opts: { nothrow?: boolean; input?: string } =
   return $({ quiet: true, nothrow: opts.nothrow ?? false, env: e.env, input: opts.input })`${e.bin} ${args}`
 }
 
+// Removes every container whose name matches (names compared here: docker and podman filter
+// names differently).
+export async function removeContainersNamed(pattern: RegExp): Promise<void> {
+  const names = (await run(['ps', '-a', '--format', '{{.Names}}'], { nothrow: true })).stdout.split('\n').filter((n) => pattern.test(n))
+  if (names.length) await run(['rm', '-f', ...names], { nothrow: true })
+}
+
 // The image's ID if the engine has it (`image inspect`: docker has no `image exists`).
 async function imageId(image: string): Promise<string | undefined> {
   const r = await run(['image', 'inspect', '--format', '{{.Id}}', image], { nothrow: true })

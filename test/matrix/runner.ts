@@ -5,7 +5,7 @@
 // with a registry); where it cannot, the row is reported as not run, with the engine's reason.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { engine, preparedImage, pullImage } from '../../scripts/lib/containers.ts'
+import { engine, preparedImage, pullImage, removeContainersNamed } from '../../scripts/lib/containers.ts'
 import { formatDuration } from '../../scripts/lib/exec.ts'
 import { RUNTIME_RESOLUTION, TLS12_CIPHERS, TLS13_SUITES } from '../../scripts/lib/haproxy-config.ts'
 import { packageVersion } from '../../scripts/lib/packages.ts'
@@ -36,6 +36,8 @@ export interface MatrixOptions {
   // Shell run on the host before the install (the runner's own test breaks a row on purpose).
   beforeInstall?: string
 }
+
+const ROW_CONTAINER_PREFIX = 'dd-fips-matrix-'
 
 interface Context {
   product: Product
@@ -142,18 +144,20 @@ async function relayCheck(t: Check, p: Product, h: InstallerHost, pf: Platform):
 // cached per row under a tag naming the base image and the script.
 async function preparedRowImage(row: MatrixRow, image: string, format: PackageFormat): Promise<string> {
   try {
-    return await preparedImage(image, `dd-fips-matrix-${row.id}`, prepareScript(format), path.join(buildDir, 'logs', `matrix-prepare-${row.id}.log`))
+    return await preparedImage(image, `${ROW_CONTAINER_PREFIX}${row.id}`, prepareScript(format), path.join(buildDir, 'logs', `matrix-prepare-${row.id}.log`))
   } catch (err) {
     throw new Error(`preparing ${image} failed: ${(err as Error).message}. An image whose distribution repositories moved (CentOS 7's to vault.centos.org, old Debian releases' to archive.debian.org) cannot install anything: give the row an image whose repositories answer, MATRIX_IMAGES=${row.id}=<image>`)
   }
 }
 
-async function runRow(row: MatrixRow, where: Exclude<Placement, { kind: 'nowhere' }>, product: Product, sources: Sources, log: (line: string) => void): Promise<Omit<RowResult, 'seconds'>> {
+// `timedOut` is aborted when the row's time limit strikes: from then on the row creates nothing.
+async function runRow(row: MatrixRow, where: Exclude<Placement, { kind: 'nowhere' }>, product: Product, sources: Sources, log: (line: string) => void, timedOut: AbortSignal): Promise<Omit<RowResult, 'seconds'>> {
   const t = new Collector()
   const format = product.packages.find((f) => f.id === row.format)!
   const outcome = (ranOn: string): Omit<RowResult, 'seconds'> => ({ row, status: t.failed.length ? 'failed' : 'passed', ranOn, assertions: t.assertions })
   if (where.kind === 'rpm-root') {
     const nextPackage = await sources.nextPackages()
+    timedOut.throwIfAborted()
     const { root, remove } = await debianChroot()
     try {
       await rpmRootScenario(t, product, format, distPackage(row.format, 'x86_64'), nextPackage(row.format), root)
@@ -176,7 +180,8 @@ async function runRow(row: MatrixRow, where: Exclude<Placement, { kind: 'nowhere
     ranOn = `${where.image} container (${bin}), systemd`
   }
   const ctx = await sources.context()
-  const h = await containerHost({ image, platform: platform(row.format), product, served: ctx.served, next: ctx.next, name: `dd-fips-matrix-${row.id}-${process.pid}` })
+  timedOut.throwIfAborted()
+  const h = await containerHost({ image, platform: platform(row.format), product, served: ctx.served, next: ctx.next, name: `${ROW_CONTAINER_PREFIX}${row.id}-${process.pid}` })
   try {
     await installRow(t, ctx, h, format, platform(row.format))
   } finally {
@@ -185,11 +190,18 @@ async function runRow(row: MatrixRow, where: Exclude<Placement, { kind: 'nowhere
   return outcome(ranOn)
 }
 
-async function withTimeout<T>(seconds: number, what: string, p: Promise<T>): Promise<T> {
+// Runs fn, giving up after `seconds`; fn is told through the signal, so that it stops creating things.
+async function withTimeout<T>(seconds: number, what: string, fn: (timedOut: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController()
   let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: time limit of ${seconds}s exceeded`)), seconds * 1000) })
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort()
+      reject(new Error(`${what}: time limit of ${seconds}s exceeded`))
+    }, seconds * 1000)
+  })
   try {
-    return await Promise.race([p, timeout])
+    return await Promise.race([fn(controller.signal), timeout])
   } finally {
     clearTimeout(timer)
   }
@@ -222,7 +234,7 @@ export async function runMatrix(opts: MatrixOptions, log: (line: string) => void
       log(`[matrix] ${row.id}: started`)
       let result: Omit<RowResult, 'seconds'>
       try {
-        result = await withTimeout(opts.rowTimeoutSeconds, row.id, runRow(row, where, product, sources, log))
+        result = await withTimeout(opts.rowTimeoutSeconds, row.id, (timedOut) => runRow(row, where, product, sources, log, timedOut))
       } catch (err) {
         result = { row, status: 'failed', ranOn: 'error', assertions: [], error: (err as Error).message }
       }
@@ -233,7 +245,12 @@ export async function runMatrix(opts: MatrixOptions, log: (line: string) => void
       log(`[matrix] ${row.id}: ${result.status}${detail}`)
     }
   }
-  await Promise.all(Array.from({ length: Math.max(1, opts.jobs) }, worker))
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, opts.jobs) }, worker))
+  } finally {
+    // A row stopped by its time limit never reaches its own clean-up: remove what this run left.
+    await removeContainersNamed(new RegExp(`^${ROW_CONTAINER_PREFIX}.*-${process.pid}$`))
+  }
   const order = opts.rows.map((r) => r.id)
   return results.sort((a, b) => order.indexOf(a.row.id) - order.indexOf(b.row.id))
 }
