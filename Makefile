@@ -7,7 +7,7 @@ AVA := node_modules/.bin/ava
 
 # Installed from the machine's configured apt sources (run as root). See README.md.
 APT_PACKAGES := curl ca-certificates perl make binutils gnupg gawk busybox qemu-user-static libc6-arm64-cross libgcc-s1-arm64-cross shellcheck \
-	rpm lintian rpmlint systemd debootstrap reprepro createrepo-c podman runc iproute2 procps util-linux wrk
+	rpm lintian rpmlint systemd debootstrap reprepro createrepo-c podman runc docker.io iproute2 procps util-linux wrk
 
 node_modules: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -40,8 +40,10 @@ ci-files: node_modules
 typecheck: node_modules
 	node_modules/.bin/tsc --noEmit
 
+# MATRIX_ENGINE=docker|podman (default podman) for the tests' containers and the matrix; with docker
+# and no daemon answering on DOCKER_HOST, each step starts and stops one of its own.
 test: packages typecheck
-	$(AVA)
+	$(TSX) scripts/with-engine.ts $(AVA)
 	$(TSX) scripts/matrix.ts
 
 clean:

@@ -8,7 +8,10 @@
 //   MATRIX_STRICT=1                       a row that is not run is an error (CI jobs, one row each)
 //   MATRIX_IMAGES=centos-7=IMAGE,...      run these rows from these images instead (pulled, or
 //                                         local ones), e.g. one whose repositories still answer
+//   MATRIX_ENGINE=docker|podman           the container engine (default podman); docker starts a
+//                                         daemon of its own when none answers on DOCKER_HOST
 import path from 'node:path'
+import { withContainerEngine } from './lib/engine-session.ts'
 import { main } from './lib/main.ts'
 import { distDir } from './lib/paths.ts'
 import { type MatrixRow, loadMatrix } from '../test/matrix/definition.ts'
@@ -34,11 +37,11 @@ await main(async () => {
   if (unknown.length) throw new Error(`MATRIX_ROWS: unknown rows ${unknown.join(', ')} (see test/matrix/matrix.yaml)`)
   const rows = wanted ? all.filter((r) => wanted.includes(r.id)) : all
   const started = Date.now()
-  const results = await runMatrix({
+  const results = await withContainerEngine(() => runMatrix({
     rows,
     jobs: Number(process.env.MATRIX_JOBS || 2),
     rowTimeoutSeconds: Number(process.env.MATRIX_ROW_TIMEOUT || 900),
-  })
+  }))
   const files = writeReports(results, path.join(distDir, 'matrix'))
   console.log(`\n${resultsMarkdown(results)}`)
   const ran = results.filter((r) => r.status !== 'not run')

@@ -28,7 +28,9 @@ test('the matrix covers every supported family from its oldest release, and rows
   for (const id of ['debian-8', 'debian-13', 'ubuntu-14.04', 'ubuntu-24.04', 'centos-7', 'rocky-9', 'alma-8', 'amazonlinux-2023', 'opensuse-leap-15', 'sles-12', 'sles-15']) {
     t.truthy(rows.find((r) => r.id === id), id)
   }
-  t.deepEqual(rows.filter((r) => r.local && r.local !== 'rpm-root').map((r) => r.id), ['debian-11', 'debian-12', 'debian-13'])
+  t.deepEqual(rows.filter((r) => r.local && r.local !== 'rpm-root' && !r.local.standIn).map((r) => r.id), ['debian-11', 'debian-12', 'debian-13'])
+  // The RPM install path through a real dnf and zypper, on stand-ins named for what they are.
+  t.deepEqual(rows.filter((r) => r.local && r.local !== 'rpm-root' && r.local.standIn).map((r) => [r.id, r.format]), [['dnf-on-debian', 'rpm-rhel'], ['zypper-on-debian', 'rpm-suse']])
   t.deepEqual(rows.filter((r) => r.local === 'rpm-root').map((r) => r.format), ['rpm-rhel', 'rpm-suse'])
   t.is(new Set(rows.map((r) => r.id)).size, rows.length, 'row ids are unique')
 })

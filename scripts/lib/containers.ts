@@ -1,7 +1,9 @@
-// A container engine for the tests and the matrix: the `docker` CLI when a daemon answers, else
-// podman with the settings this kind of host needs (runc instead of crun, bounded rlimits; see
-// README). Images are imported from root filesystem tarballs or pulled from a registry, and
-// prepared by a script run with network; containers boot systemd as PID 1.
+// A container engine for the tests and the matrix, chosen by MATRIX_ENGINE: `podman` (the default),
+// with the settings this kind of host needs (runc instead of crun, bounded rlimits, no private bind
+// mount of its storage; see README), or `docker`, a Docker Engine answering on DOCKER_HOST (or the
+// default socket); scripts/lib/engine-session.ts starts one for a run when none answers. Images are
+// imported from root filesystem tarballs or pulled from a registry, and prepared by a script run with
+// network; containers boot systemd as PID 1.
 import { createHash } from 'node:crypto'
 import { mkdirSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
@@ -9,26 +11,54 @@ import { $, type ProcessOutput } from 'zx'
 import { runLogged } from './exec.ts'
 import { buildDir } from './paths.ts'
 
+export type EngineName = 'docker' | 'podman'
+
 interface Engine {
-  bin: 'docker' | 'podman'
+  bin: EngineName
   env: NodeJS.ProcessEnv
+}
+
+const ENGINES: EngineName[] = ['podman', 'docker']
+
+// The engine MATRIX_ENGINE names (podman when unset); a bad value is an error.
+export function requestedEngine(value = process.env.MATRIX_ENGINE): EngineName {
+  if (!value) return 'podman'
+  if (!(ENGINES as string[]).includes(value)) throw new Error(`MATRIX_ENGINE must be one of ${ENGINES.join(', ')}, not '${value}'`)
+  return value as EngineName
+}
+
+// True if a Docker daemon answers on DOCKER_HOST (or the default socket).
+export async function dockerAnswers(env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+  return (await $({ nothrow: true, quiet: true, env })`docker version --format {{.Server.Version}}`.timeout('10s')).exitCode === 0
+}
+
+// podman's settings for this kind of host. skip_mount_home: containers/storage otherwise bind-mounts
+// its overlay directory onto itself, privately, and leaves that mount on the host.
+function podmanEnv(): NodeJS.ProcessEnv {
+  mkdirSync(buildDir, { recursive: true })
+  const conf = path.join(buildDir, 'containers.conf')
+  writeFileSync(conf, '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n[engine]\nruntime = "runc"\n')
+  const storage = path.join(buildDir, 'storage.conf')
+  writeFileSync(storage, '[storage]\ndriver = "overlay"\nrunroot = "/run/containers/storage"\ngraphroot = "/var/lib/containers/storage"\n[storage.options.overlay]\nskip_mount_home = "true"\n')
+  return { ...process.env, CONTAINERS_CONF: conf, CONTAINERS_STORAGE_CONF: storage }
 }
 
 let detected: Engine | undefined
 
 export async function engine(): Promise<Engine> {
   if (detected) return detected
-  if ((await $({ nothrow: true, quiet: true })`docker info --format {{.ServerVersion}}`.timeout('10s')).exitCode === 0) {
-    detected = { bin: 'docker', env: process.env }
-    return detected
+  const bin = requestedEngine()
+  if (bin === 'docker') {
+    if (!(await dockerAnswers())) {
+      throw new Error(`MATRIX_ENGINE=docker: no Docker daemon answers on ${process.env.DOCKER_HOST || 'the default socket'} (make matrix and make test start one; make deps installs docker.io)`)
+    }
+    detected = { bin, env: process.env }
+  } else {
+    if ((await $({ nothrow: true, quiet: true })`podman --version`).exitCode !== 0) {
+      throw new Error('MATRIX_ENGINE=podman: podman is not installed (make deps installs it)')
+    }
+    detected = { bin, env: podmanEnv() }
   }
-  if ((await $({ nothrow: true, quiet: true })`podman --version`).exitCode !== 0) {
-    throw new Error('no container engine: no docker daemon answers and podman is not installed (make deps installs podman)')
-  }
-  const conf = path.join(buildDir, 'containers.conf')
-  mkdirSync(buildDir, { recursive: true })
-  writeFileSync(conf, '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n[engine]\nruntime = "runc"\n')
-  detected = { bin: 'podman', env: { ...process.env, CONTAINERS_CONF: conf } }
   return detected
 }
 
@@ -99,15 +129,20 @@ export async function startSystemd(image: string, opts: { name: string; volumes?
   const e = await engine()
   const volumes = (opts.volumes ?? []).flatMap(([host, inside]) => ['-v', `${host}:${inside}:ro`])
   // CAP_SYS_ADMIN: systemd >= 256 keeps it across User= to set up a unit's sandbox, as PID 1 of a
-  // real host can; without it such units fail at step USER.
+  // real host can; without it such units fail at step USER. Both engines: a private cgroup
+  // namespace. In the host's (podman's default on a cgroup v1 host), systemd in the container
+  // remounted the host's cgroup2 hierarchy with nsdelegate; the matrix's mount-table check caught it.
+  // Docker: never --privileged (refused on some hosts) nor the host's /sys/fs/cgroup read-write
+  // (systemd in the container remounted the host's cgroup tmpfs read-only); the tmpfs systemd expects.
   const systemd = e.bin === 'podman'
-    ? ['--systemd=always', '--cap-add=SYS_ADMIN']
-    : ['--privileged', '--cgroupns=host', '-v', '/sys/fs/cgroup:/sys/fs/cgroup:rw', '--tmpfs', '/run', '--tmpfs', '/tmp']
+    ? ['--systemd=always', '--cgroupns=private', '--cap-add=SYS_ADMIN']
+    : ['--cgroupns=private', '--cap-add=SYS_ADMIN', '--security-opt', 'seccomp=unconfined', '--tmpfs', '/run', '--tmpfs', '/run/lock', '--tmpfs', '/tmp']
   const id = (await run(['run', '-d', '--name', opts.name, '--hostname', opts.name, '--network', 'none', ...systemd, ...volumes, image, '/sbin/init'])).stdout.trim()
   const container: Container = {
     id,
     exec: (cmd, o = {}) => run(['exec', ...(o.input !== undefined ? ['-i'] : []), ...Object.entries(o.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]), id, 'bash', '-c', cmd], { nothrow: true, input: o.input }),
-    remove: async () => { await run(['rm', '-f', '-t', '0', id], { nothrow: true }) },
+    // docker rm -f kills at once; podman's waits for a stop timeout unless told none.
+    remove: async () => { await run(['rm', '-f', ...(e.bin === 'podman' ? ['-t', '0'] : []), id], { nothrow: true }) },
   }
   for (let i = 0; i < 60; i++) {
     const state = (await container.exec('systemctl is-system-running 2>/dev/null || true')).stdout.trim()

@@ -89,14 +89,20 @@ async function rpmRepos(input: RepoInput, flavour: 'rhel' | 'suse'): Promise<str
       copyFileSync(file, dest)
       await signRpm(dest, key, input.log)
     }
-    // gzip metadata: RHEL 7's yum cannot read the default zstd/xz.
-    await runLogged(['createrepo_c', '--general-compress-type=gz', '--database', dir], { cwd: dir, env: gpgEnv(key), log: input.log })
-    const repomd = path.join(dir, 'repodata', 'repomd.xml')
-    await runLogged(['gpg', '--batch', '--yes', '--local-user', key.fingerprint, '--digest-algo', 'SHA256', '--armor', '--detach-sign', repomd], { cwd: dir, env: gpgEnv(key), log: input.log })
-    writeFileSync(`${repomd}.key`, key.publicKey)
+    await writeRpmMetadata(dir, key, input.log)
     dirs.push(dir)
   }
   return dirs
+}
+
+// The repository metadata of the RPMs in dir (rewritten if there is one), with its detached
+// signature (repo_gpgcheck) and the public key beside it.
+export async function writeRpmMetadata(dir: string, key: SigningKey, log: string): Promise<void> {
+  // gzip metadata: RHEL 7's yum cannot read the default zstd/xz.
+  await runLogged(['createrepo_c', '--general-compress-type=gz', '--database', dir], { cwd: dir, env: gpgEnv(key), log })
+  const repomd = path.join(dir, 'repodata', 'repomd.xml')
+  await runLogged(['gpg', '--batch', '--yes', '--local-user', key.fingerprint, '--digest-algo', 'SHA256', '--armor', '--detach-sign', repomd], { cwd: dir, env: gpgEnv(key), log })
+  writeFileSync(`${repomd}.key`, key.publicKey)
 }
 
 export async function buildRepos(input: RepoInput): Promise<RepoResult> {

@@ -9,7 +9,7 @@ import { configuredDebianMirrors } from './sources.ts'
 // What every test root needs beyond minbase: the package's dependencies, systemd (with
 // deb-systemd-helper) so that enabling and starting can be checked, curl and gnupg for the install
 // script, busybox for an HTTP server that serves the test repositories inside the container.
-const TEST_ROOT_PACKAGES = ['ca-certificates', 'systemd', 'systemd-sysv', 'dbus', 'curl', 'iproute2', 'procps', 'gnupg', 'busybox']
+export const TEST_ROOT_PACKAGES = ['ca-certificates', 'systemd', 'systemd-sysv', 'dbus', 'curl', 'iproute2', 'procps', 'gnupg', 'busybox']
 
 export async function debianRootfsTarball(suite: string, cacheDir: string, include = TEST_ROOT_PACKAGES): Promise<string> {
   const key = createHash('sha256').update(JSON.stringify({ suite, include })).digest('hex').slice(0, 12)

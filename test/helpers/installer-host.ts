@@ -2,7 +2,7 @@
 // any supported distribution, no network but its loopback, where the test repositories are served
 // over HTTP as a release publishes them: the packages of dist/ and the FIXTURE Agent package, signed
 // with the key the script trusts. What differs per package format comes from test/matrix/platforms.ts.
-import { copyFileSync, mkdtempSync } from 'node:fs'
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { importImage, startSystemd, type Container } from '../../scripts/lib/containers.ts'
@@ -24,9 +24,12 @@ export const fipsInstallEnv = (p: { site: string }) => ({ DD_API_KEY: TEST_API_K
 
 let repoPromise: Promise<string> | undefined
 
+// The packages of dist/ (this release) of one format.
+export const releasePackages = (format: string) => manifest().packages.filter((p) => p.format === format).map((p) => path.join(distDir, p.file))
+
 // The served tree: the repositories of dist/ plus the install script, as a release publishes them.
 export function testRepository(): Promise<string> {
-  repoPromise ??= servedTree((format) => manifest().packages.filter((p) => p.format === format).map((p) => path.join(distDir, p.file)))
+  repoPromise ??= servedTree(releasePackages)
   return repoPromise
 }
 
@@ -49,12 +52,20 @@ export async function servedTree(packagesOf: (format: string) => string[]): Prom
   return served
 }
 
+// A command's result in the container. `out` is what the command printed on stdout, the only
+// value a check compares; `err` is the engine client's stderr: the command's stderr and any noise
+// of the engine (a podman warning once became 13 wrong values), for logs and failure messages.
+export interface ShResult { code: number; out: string; err: string }
+
 export interface InstallerHost {
   container: Container
-  sh(cmd: string, env?: Record<string, string>): Promise<{ code: number; out: string }>
-  // Runs the script as the one-liner does: bash -c "$(curl -L <url>/<script>)".
-  install(env: Record<string, string>): Promise<{ code: number; out: string }>
-  // Serves another mounted tree (/srv/repo, /srv/repo-next) at the same URL.
+  sh(cmd: string, env?: Record<string, string>): Promise<ShResult>
+  // Runs the script as the one-liner does: bash -c "$(curl -L <url>/<script>)"; `out` has the
+  // script's stdout and stderr (joined inside the container), as an operator's terminal shows them.
+  install(env: Record<string, string>): Promise<ShResult>
+  // The stderr of the latest command: what a failure message adds.
+  lastErr(): string
+  // Serves another mounted tree (/srv/<name> of ContainerHostOptions.trees) at the same URL.
   serve(dir: string): Promise<void>
   // What changed since the last mark(): paths under the watched directories, and the installed
   // packages when they changed.
@@ -68,20 +79,26 @@ export interface ContainerHostOptions {
   image: string
   platform: Platform
   product: Product
-  // The served tree, at /srv/repo, and for upgrades a newer release's, at /srv/repo-next.
-  served: string
-  next?: string
+  // Served trees by name, each mounted at /srv/<name>: `repo` (served from the start), and others
+  // that serve() can switch to (a newer release's, a tampered one).
+  trees: { repo: string } & Record<string, string>
   name: string
+  // Every command, its exit code, stdout and stderr are appended here.
+  log?: string
 }
 
 // A systemd container of the image with the served tree on its loopback.
 export async function containerHost(opts: ContainerHostOptions): Promise<InstallerHost> {
-  const volumes: [string, string][] = [[opts.served, '/srv/repo']]
-  if (opts.next) volumes.push([opts.next, '/srv/repo-next'])
+  const volumes = Object.entries(opts.trees).map(([name, dir]): [string, string] => [dir, `/srv/${name}`])
   const container = await startSystemd(opts.image, { name: opts.name, volumes })
-  const sh = async (cmd: string, env: Record<string, string> = {}) => {
+  let lastErr = ''
+  if (opts.log) mkdirSync(path.dirname(opts.log), { recursive: true })
+  const sh = async (cmd: string, env: Record<string, string> = {}): Promise<ShResult> => {
     const r = await container.exec(cmd, { env })
-    return { code: r.exitCode ?? -1, out: r.stdout + r.stderr }
+    const result = { code: r.exitCode ?? -1, out: r.stdout, err: r.stderr }
+    lastErr = r.stderr
+    if (opts.log) appendFileSync(opts.log, `\n$ ${cmd}\n[exit ${result.code}]\n${r.stdout}${r.stderr ? `[stderr]\n${r.stderr}` : ''}`)
+    return result
   }
   const p = opts.product
   const watched = ['/etc/datadog-agent', p.paths.configDir, '/opt', ...opts.platform.watched(p)].join(' ')
@@ -97,7 +114,7 @@ export async function containerHost(opts: ContainerHostOptions): Promise<Install
       `for _ in $(seq 50); do curl -fs -o /dev/null ${REPO_URL}/${SCRIPT} && exit 0; sleep 0.1; done`,
       `echo "no HTTP server answers on ${REPO_URL} (busybox httpd or python3 in the image)"; exit 1`,
     ].join('\n'))
-    if (started.code !== 0) throw new Error(`serving ${dir}: ${started.out.trim()}`)
+    if (started.code !== 0) throw new Error(`serving ${dir}: ${(started.out + started.err).trim()}`)
   }
   try {
     await serve('/srv/repo')
@@ -108,7 +125,8 @@ export async function containerHost(opts: ContainerHostOptions): Promise<Install
   return {
     container,
     sh,
-    install: (env) => sh(`cd /root && bash -c "$(curl -fsSL ${REPO_URL}/${SCRIPT})"`, { DD_REPO_URL: REPO_URL, ...env }),
+    install: (env) => sh(`cd /root && bash -c "$(curl -fsSL ${REPO_URL}/${SCRIPT})" 2>&1`, { DD_REPO_URL: REPO_URL, ...env }),
+    lastErr: () => lastErr,
     serve,
     mark: async () => {
       packagesAtMark = (await sh(opts.platform.packageState)).out
@@ -134,7 +152,7 @@ export async function withInstallerHost<T>(fn: (h: InstallerHost) => Promise<T>,
     image: await debianImage('bookworm'),
     platform: PLATFORMS.deb,
     product: loadProduct(),
-    served: served ?? (await testRepository()),
+    trees: { repo: served ?? (await testRepository()) },
     name: `dd-fips-installer-${process.pid}-${counter++}`,
   })
   try {

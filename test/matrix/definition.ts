@@ -17,8 +17,11 @@ export interface MatrixRow {
   format: string
   init: string
   checks: 'install' | 'scriptlets'
-  local?: { debootstrap: string } | 'rpm-root'
+  local?: { debootstrap: string; standIn?: StandIn } | 'rpm-root'
 }
+
+// An RPM package manager from Debian's archive, in a Debian image standing in for an RPM host.
+export type StandIn = 'dnf' | 'zypper'
 
 export function loadMatrix(file = MATRIX_FILE): MatrixRow[] {
   const product = loadProduct()
@@ -33,7 +36,10 @@ export function loadMatrix(file = MATRIX_FILE): MatrixRow[] {
       format: r.oneOf('format', product.packages.map((f) => f.id)),
       init: r.oneOf('init', ['systemd', 'upstart', 'none']),
       checks: r.oneOf('checks', ['install', 'scriptlets'] as const),
-      local: local === undefined ? undefined : local === 'rpm-root' ? 'rpm-root' : { debootstrap: r.str('local.debootstrap', /^[a-z]+$/) },
+      local: local === undefined ? undefined : local === 'rpm-root' ? 'rpm-root' : {
+        debootstrap: r.str('local.debootstrap', /^[a-z]+$/),
+        ...(r.get('local.stand_in') === undefined ? {} : { standIn: r.oneOf('local.stand_in', ['dnf', 'zypper'] as const) }),
+      },
     }
   })
 }
@@ -41,14 +47,14 @@ export function loadMatrix(file = MATRIX_FILE): MatrixRow[] {
 // Where a row runs: in a container of an image built here (debootstrap), in a Debian chroot
 // (rpm --root), in a container of its distribution's image from a registry, or nowhere.
 export type Placement =
-  | { kind: 'debootstrap'; suite: string }
+  | { kind: 'debootstrap'; suite: string; standIn?: StandIn }
   | { kind: 'rpm-root' }
   | { kind: 'registry'; image: string }
   | { kind: 'nowhere'; reason: string }
 
 export function placement(row: MatrixRow): Placement {
   if (row.local === 'rpm-root') return { kind: 'rpm-root' }
-  if (row.local) return { kind: 'debootstrap', suite: row.local.debootstrap }
+  if (row.local) return { kind: 'debootstrap', suite: row.local.debootstrap, ...(row.local.standIn ? { standIn: row.local.standIn } : {}) }
   if (!row.image) return { kind: 'nowhere', reason: 'no public image' }
   // Upstart (Ubuntu 14.04) does not boot as a container's PID 1 the way systemd does: it needs a VM.
   if (row.init === 'upstart') return { kind: 'nowhere', reason: 'needs an upstart host (VM), not a container' }

@@ -27,6 +27,9 @@ export interface Platform {
   // leave the image as a host whose distribution repositories are unreachable, since the test
   // containers run with --network none.
   prepare: { start?: string; install(pkgs: string): string; end: string }
+  // RPM formats: what the package manager's output says when it refuses a repository whose
+  // metadata was altered after signing, and a package altered in a signed repository.
+  refusals?: { metadata: RegExp; rpm: RegExp }
 }
 
 // dnf where there is one, else yum (CentOS 7, Amazon Linux 2), as the install script picks.
@@ -65,6 +68,9 @@ export const PLATFORMS: Record<FormatId, Platform> = {
     reinstall: (pkg) => `${YUM} -y reinstall ${pkg}`,
     remove: (pkg) => `${YUM} -y remove ${pkg}`,
     trustCa: (file) => `cp ${file} /etc/pki/ca-trust/source/anchors/fixture-intake.crt && update-ca-trust extract`,
+    // dnf: "repomd.xml GPG signature verification error", "GPG check FAILED"; yum 3: "repomd.xml
+    // signature could not be verified", "... does not verify".
+    refusals: { metadata: /repomd\.xml (GPG )?signature/, rpm: /GPG check FAILED|does not verify/ },
     watched: () => ['/etc/yum.repos.d', '/etc/pki/rpm-gpg'],
     packageState: RPM_STATE,
     prepare: {
@@ -80,6 +86,8 @@ export const PLATFORMS: Record<FormatId, Platform> = {
     reinstall: (pkg) => `zypper --non-interactive install --force ${pkg}`,
     remove: (pkg) => `zypper --non-interactive remove ${pkg}`,
     trustCa: (file) => `cp ${file} /etc/pki/trust/anchors/fixture-intake.crt && update-ca-certificates >/dev/null`,
+    // zypper's own word on the metadata; rpm -K's on the package (the install script verifies it).
+    refusals: { metadata: /Signature verification failed for file 'repomd\.xml'/, rpm: /NOT OK/ },
     watched: () => ['/etc/zypp/repos.d', '/etc/pki/rpm-gpg'],
     packageState: RPM_STATE,
     prepare: {

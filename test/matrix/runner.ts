@@ -5,24 +5,28 @@
 // with a registry); where it cannot, the row is reported as not run, with the engine's reason.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { engine, preparedImage, pullImage, removeContainersNamed } from '../../scripts/lib/containers.ts'
+import { type EngineName, engine, preparedImage, pullImage, removeContainersNamed } from '../../scripts/lib/containers.ts'
 import { formatDuration } from '../../scripts/lib/exec.ts'
 import { RUNTIME_RESOLUTION, TLS12_CIPHERS, TLS13_SUITES } from '../../scripts/lib/haproxy-config.ts'
 import { packageVersion } from '../../scripts/lib/packages.ts'
 import { type PackageFormat, type Product, exampleConfig, fipsinstallPath, liveConfig, loadProduct } from '../../scripts/lib/product.ts'
 import { distPackage } from '../helpers/dist.ts'
 import { buildDir } from '../../scripts/lib/paths.ts'
-import { type InstallerHost, containerHost, debianImage, fipsInstallEnv, servedTree, testRepository } from '../helpers/installer-host.ts'
+import { type InstallerHost, containerHost, debianImage, fipsInstallEnv, releasePackages, servedTree, testRepository } from '../helpers/installer-host.ts'
 import { FIXTURE_AGENT_VERSION } from '../fixtures/datadog-agent/fixture-agent.ts'
 import { fixtureIntake } from '../fixtures/intake.ts'
 import { type Assertion, type Check, Collector } from './checks.ts'
 import { NEXT_VERSION, buildNextPackages, debianChroot, rpmRootScenario } from './chroot-scenarios.ts'
 import { type MatrixRow, type Placement, placement } from './definition.ts'
 import { type Platform, platform, prepareScript } from './platforms.ts'
+import { becomeRpmHost, standInDescription, standInImage, standInPlatform } from './stand-ins.ts'
+import { type TamperedTrees, tamperedTrees } from './tampered.ts'
 
 export interface RowResult {
   row: MatrixRow
   status: 'passed' | 'failed' | 'not run'
+  // The container engine that ran the row; none for chroot rows and rows not run.
+  engine?: EngineName
   ranOn: string
   seconds: number
   assertions: Assertion[]
@@ -41,6 +45,8 @@ const ROW_CONTAINER_PREFIX = 'dd-fips-matrix-'
 
 interface Context {
   product: Product
+  // This release's repositories, and a newer release's beside this one's packages (as a real
+  // repository keeps older versions).
   served: string
   next: string
   beforeInstall?: string
@@ -52,6 +58,8 @@ interface Sources {
   nextPackages(): Promise<(format: string) => string>
   // the served repositories of this and of the newer release (install rows)
   context(): Promise<Context>
+  // altered copies of the served tree (RPM install rows)
+  tampered(): Promise<TamperedTrees>
 }
 
 // The one-line install on a real systemd host, and everything the release promises after it; the
@@ -59,9 +67,10 @@ interface Sources {
 async function installRow(t: Check, ctx: Context, h: InstallerHost, format: PackageFormat, pf: Platform): Promise<void> {
   const p = ctx.product
   if (ctx.beforeInstall) await h.sh(ctx.beforeInstall)
+  if (pf.refusals) await tamperedRefused(t, p, h, pf.refusals, pf.manager)
   const first = await h.install(fipsInstallEnv(p))
   // On failure the report carries the end of the script's output.
-  t.is(first.code === 0 ? 'exit 0' : `exit ${first.code}: ${first.out.trim().split('\n').slice(-6).join(' / ')}`, 'exit 0', 'the one-line install exits 0')
+  t.is(first.code === 0 ? 'exit 0' : `exit ${first.code}: ${lastLines(first.out)}`, 'exit 0', 'the one-line install exits 0')
   if (first.code !== 0) return
   t.regex((await h.sh(pf.version('datadog-agent'))).out, new RegExp(`^(\\d+:)?${FIXTURE_AGENT_VERSION.replaceAll('.', '\\.')}-`), `the FIXTURE datadog-agent ${FIXTURE_AGENT_VERSION} is installed`)
   t.is((await h.sh(pf.version(p.name))).out.trim(), packageVersion(p, format, p.version), `${p.name} ${p.version} is installed`)
@@ -90,6 +99,10 @@ async function installRow(t: Check, ctx: Context, h: InstallerHost, format: Pack
   await h.sh(`echo '# operator change' >> ${liveConfig(p)}`)
   const before = (await h.sh(`sha256sum ${liveConfig(p)}`)).out
   await h.serve('/srv/repo-next')
+  // Pinned to this release, the script keeps it though a newer one is there.
+  const pinned = await h.install({ ...fipsInstallEnv(p), DD_FIPS_PROXY_VERSION: packageVersion(p, format, p.version) })
+  t.is(pinned.code === 0 ? 'exit 0' : `exit ${pinned.code}: ${lastLines(pinned.out)}`, 'exit 0', `DD_FIPS_PROXY_VERSION=${packageVersion(p, format, p.version)} with a newer release published exits 0`)
+  t.is((await h.sh(pf.version(p.name))).out.trim(), packageVersion(p, format, p.version), `DD_FIPS_PROXY_VERSION pins ${p.version} through ${pf.manager}`)
   const upgrade = await h.install(fipsInstallEnv(p))
   t.is(upgrade.code, 0, 'the install script upgrades to the newer release')
   t.is((await h.sh(pf.version(p.name))).out.trim(), packageVersion(p, format, NEXT_VERSION), `upgraded to ${NEXT_VERSION}`)
@@ -115,6 +128,28 @@ async function installRow(t: Check, ctx: Context, h: InstallerHost, format: Pack
   t.is((await h.sh(`ss -ltn | grep -c ':${p.ports.rangeStart + 1} ' || true`)).out.trim(), '0', 'nothing listens any more')
 }
 
+// The end of a script's output, for a failure's report.
+const lastLines = (out: string) => out.trim().split('\n').slice(-6).join(' / ')
+
+// Served trees that were altered (tampered.ts): the package manager refuses each, through the
+// install script, and installs nothing, neither the proxy nor the Agent of the same transaction.
+async function tamperedRefused(t: Check, p: Product, h: InstallerHost, refusals: NonNullable<Platform['refusals']>, manager: string): Promise<void> {
+  for (const [tree, what, reason] of [
+    [TAMPERED_TREES.metadata, 'a repomd.xml altered after signing', refusals.metadata],
+    [TAMPERED_TREES.rpm, `a ${p.name} RPM altered in a signed repository`, refusals.rpm],
+  ] as const) {
+    await h.serve(`/srv/${tree}`)
+    const r = await h.install(fipsInstallEnv(p))
+    t.is(r.code === 0 ? 'exit 0' : 'refused', 'refused', `${what} is refused: the install fails`)
+    t.regex(r.out, reason, `${what}: ${manager} says why`)
+    t.is((await h.sh(`rpm -q --qf '%{NAME}\\n' datadog-agent ${p.name} | grep -v 'not installed' || true`)).out, '', `${what}: nothing is installed`)
+  }
+  await h.serve('/srv/repo')
+}
+
+// Where the tampered trees are mounted (/srv/<name>).
+const TAMPERED_TREES = { metadata: 'repo-tampered-metadata', rpm: 'repo-tampered-rpm' } as const
+
 // The service the relay check follows: metrics, the first relay of the range.
 const relayedService = (p: Product) => p.ports.services.find((s) => s.kind === 'relay')!
 
@@ -131,7 +166,7 @@ async function relayCheck(t: Check, p: Product, h: InstallerHost, pf: Platform):
     `(OPENSSL_CONF=/dev/null setsid ${p.paths.embedded}/bin/openssl s_server -accept 127.0.0.2:443 -cert /srv/repo/fixture-intake/server.pem -www -quiet >/dev/null 2>&1 &)`,
     `systemctl restart ${p.name}`,
   ].join(' && '))
-  t.is(setup.code === 0 ? 'ok' : setup.out.trim().slice(-400), 'ok', 'the fixture intake is set up')
+  t.is(setup.code === 0 ? 'ok' : (setup.out + setup.err).trim().slice(-400), 'ok', 'the fixture intake is set up')
   let answer = ''
   for (let i = 0; i < 20 && !/s_server/.test(answer); i++) {
     answer = (await h.sh(`sleep 0.5; curl -s -m 5 http://127.0.0.1:${metrics.port}/api/v2/series`)).out
@@ -152,9 +187,11 @@ async function preparedRowImage(row: MatrixRow, image: string, format: PackageFo
 
 // `timedOut` is aborted when the row's time limit strikes: from then on the row creates nothing.
 async function runRow(row: MatrixRow, where: Exclude<Placement, { kind: 'nowhere' }>, product: Product, sources: Sources, log: (line: string) => void, timedOut: AbortSignal): Promise<Omit<RowResult, 'seconds'>> {
-  const t = new Collector()
+  let host: InstallerHost | undefined
+  // A failed check's report carries the stderr of the command it checked.
+  const t = new Collector(() => host?.lastErr() ?? '')
   const format = product.packages.find((f) => f.id === row.format)!
-  const outcome = (ranOn: string): Omit<RowResult, 'seconds'> => ({ row, status: t.failed.length ? 'failed' : 'passed', ranOn, assertions: t.assertions })
+  const outcome = (ranOn: string, engineName?: EngineName): Omit<RowResult, 'seconds'> => ({ row, status: t.failed.length ? 'failed' : 'passed', engine: engineName, ranOn, assertions: t.assertions })
   if (where.kind === 'rpm-root') {
     const nextPackage = await sources.nextPackages()
     timedOut.throwIfAborted()
@@ -166,28 +203,36 @@ async function runRow(row: MatrixRow, where: Exclude<Placement, { kind: 'nowhere
     }
     return outcome('Debian chroot, rpm --root (not a real RHEL/SUSE host)')
   }
+  const bin = (await engine()).bin
+  const standIn = where.kind === 'debootstrap' ? where.standIn : undefined
   let image: string
   let ranOn: string
   if (where.kind === 'debootstrap') {
-    image = await debianImage(where.suite)
-    ranOn = `Debian ${where.suite} container (debootstrap), systemd`
+    image = standIn ? await standInImage(where.suite, standIn) : await debianImage(where.suite)
+    ranOn = standIn ? standInDescription(where.suite, standIn) : `Debian ${where.suite} container (debootstrap), systemd`
   } else {
-    const bin = (await engine()).bin
     const pulled = await pullImage(where.image)
     if (!pulled.ok) return { row, status: 'not run', ranOn: `needs the image ${where.image}, which ${bin} cannot pull: ${pulled.reason}`, assertions: [] }
     log(`[matrix] ${row.id}: preparing ${where.image} (or reusing it, see README)`)
     image = await preparedRowImage(row, where.image, format)
-    ranOn = `${where.image} container (${bin}), systemd`
+    ranOn = `${where.image} container, systemd`
   }
+  const pf = standIn ? standInPlatform(row.format) : platform(row.format)
   const ctx = await sources.context()
+  const tampered = pf.refusals ? await sources.tampered() : undefined
   timedOut.throwIfAborted()
-  const h = await containerHost({ image, platform: platform(row.format), product, served: ctx.served, next: ctx.next, name: `${ROW_CONTAINER_PREFIX}${row.id}-${process.pid}` })
+  const h = host = await containerHost({
+    image, platform: pf, product, name: `${ROW_CONTAINER_PREFIX}${row.id}-${process.pid}`,
+    trees: { repo: ctx.served, 'repo-next': ctx.next, ...(tampered ? { [TAMPERED_TREES.metadata]: tampered.metadata, [TAMPERED_TREES.rpm]: tampered.rpm } : {}) },
+    log: path.join(buildDir, 'logs', `matrix-${row.id}.log`),
+  })
   try {
-    await installRow(t, ctx, h, format, platform(row.format))
+    if (standIn) await becomeRpmHost(h, standIn, product, format)
+    await installRow(t, ctx, h, format, pf)
   } finally {
     await h.container.remove()
   }
-  return outcome(ranOn)
+  return outcome(ranOn, bin)
 }
 
 // Runs fn, giving up after `seconds`; fn is told through the signal, so that it stops creating things.
@@ -211,14 +256,16 @@ export async function runMatrix(opts: MatrixOptions, log: (line: string) => void
   const product = loadProduct()
   let next: ReturnType<Sources['nextPackages']> | undefined
   let ctx: ReturnType<Sources['context']> | undefined
+  let tampered: ReturnType<Sources['tampered']> | undefined
   const sources: Sources = {
     nextPackages: () => next ??= buildNextPackages(product),
     context: () => ctx ??= (async () => {
       const nextPackage = await sources.nextPackages()
       const served = await testRepository()
       await fixtureIntake(path.join(served, 'fixture-intake'), relayedService(product).upstream!)
-      return { product, beforeInstall: opts.beforeInstall, served, next: await servedTree((format) => [nextPackage(format)]) }
+      return { product, beforeInstall: opts.beforeInstall, served, next: await servedTree((format) => [...releasePackages(format), nextPackage(format)]) }
     })(),
+    tampered: () => tampered ??= sources.context().then((c) => tamperedTrees(c.served, product)),
   }
   const results: RowResult[] = []
   const queue: { row: MatrixRow; where: Exclude<Placement, { kind: 'nowhere' }> }[] = []
@@ -257,11 +304,11 @@ export async function runMatrix(opts: MatrixOptions, log: (line: string) => void
 
 export function resultsMarkdown(results: RowResult[]): string {
   const lines = [
-    '| row | image | format | init | status | checks | time | ran on |',
-    '|---|---|---|---|---|---|---|---|',
+    '| row | image | format | init | status | checks | time | engine | ran on |',
+    '|---|---|---|---|---|---|---|---|---|',
     ...results.map((r) => {
       const ok = r.assertions.filter((a) => a.ok).length
-      return `| ${r.row.id} | ${r.row.image ?? '—'} | ${r.row.format} | ${r.row.init} | ${r.status} | ${r.assertions.length ? `${ok}/${r.assertions.length}` : '—'} | ${r.seconds}s | ${r.ranOn} |`
+      return `| ${r.row.id} | ${r.row.image ?? '—'} | ${r.row.format} | ${r.row.init} | ${r.status} | ${r.assertions.length ? `${ok}/${r.assertions.length}` : '—'} | ${r.seconds}s | ${r.engine ?? '—'} | ${r.ranOn} |`
     }),
   ]
   const failures = results.flatMap((r) => [

@@ -1,0 +1,123 @@
+// A run that uses containers (the test suite, make matrix) on the engine MATRIX_ENGINE names, and
+// the guarantee that it leaves the host as it found it. With MATRIX_ENGINE=docker and no daemon
+// answering on DOCKER_HOST, the run starts a Docker Engine of its own (Debian's docker.io) with
+// private state: the data-root in the cache (imported and prepared images survive between runs),
+// the exec-root, socket and pid file in a fresh temporary directory, no iptables, no bridge (the
+// containers run with --network none). It is stopped, and its directory removed, when the run
+// ends. Either way, the host's mount table must be the one it had before the run: a systemd
+// container once remounted the host's cgroup tmpfs read-only, and nothing else would notice.
+import { spawn } from 'node:child_process'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { dockerAnswers, requestedEngine } from './containers.ts'
+import { formatDuration } from './exec.ts'
+import { buildDir, cacheDir } from './paths.ts'
+
+const mountTable = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean)
+
+// The lines of `after` that `before` lacks, and the other way round (mount IDs included: a mount
+// taken away and put back is a change too).
+export function mountTableChanges(before: string[], after: string[]): string[] {
+  const had = new Set(before)
+  const has = new Set(after)
+  return [...after.filter((l) => !had.has(l)).map((l) => `+ ${l}`), ...before.filter((l) => !has.has(l)).map((l) => `- ${l}`)]
+}
+
+interface Daemon {
+  host: string
+  stop(): Promise<void>
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+// dockerd with state of its own; its output goes to build/logs/dockerd.log.
+async function startDockerd(log: (line: string) => void): Promise<Daemon> {
+  const started = Date.now()
+  const dataRoot = path.join(cacheDir(), 'docker')
+  // A second harness daemon on the same data-root would corrupt it.
+  const lock = path.join(dataRoot, 'harness.pid')
+  if (existsSync(lock)) {
+    const pid = Number(readFileSync(lock, 'utf8'))
+    if (pid && processAlive(pid)) throw new Error(`another harness Docker daemon (pid ${pid}) uses ${dataRoot}: wait for its run to end, or set DOCKER_HOST to it`)
+  }
+  mkdirSync(dataRoot, { recursive: true })
+  // The socket path must stay short (108 bytes for a unix socket): a temporary directory, not build/.
+  const run = mkdtempSync(path.join(os.tmpdir(), 'dd-fips-docker-'))
+  const host = `unix://${run}/docker.sock`
+  const logFile = path.join(buildDir, 'logs', 'dockerd.log')
+  mkdirSync(path.dirname(logFile), { recursive: true })
+  const fd = openSync(logFile, 'a')
+  const child = spawn('dockerd', [
+    '--data-root', dataRoot, '--exec-root', path.join(run, 'exec'), '-H', host, '--pidfile', lock,
+    '--iptables=false', '--ip-masq=false', '--bridge=none',
+  ], { stdio: ['ignore', fd, fd] })
+  closeSync(fd)
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('close', resolve)
+    child.on('error', () => resolve(null))
+  })
+  let gone = false
+  void exited.then(() => { gone = true })
+  const stop = async () => {
+    if (!gone) {
+      child.kill('SIGTERM')
+      // dockerd stops its containers and containerd, and unmounts its data-root, before it exits.
+      if (await Promise.race([exited.then(() => true), sleep(30_000).then(() => false)]) === false) {
+        child.kill('SIGKILL')
+        await exited
+      }
+    }
+    rmSync(run, { recursive: true, force: true })
+  }
+  const env = { ...process.env, DOCKER_HOST: host }
+  for (let i = 0; i < 120 && !gone; i++) {
+    if (await dockerAnswers(env)) {
+      log(`[engine] dockerd started (data-root ${dataRoot}, socket ${host}) in ${formatDuration(Date.now() - started)}`)
+      return { host, stop }
+    }
+    await sleep(250)
+  }
+  await stop()
+  throw new Error(`dockerd did not answer on ${host} within 30 s; its output is in ${logFile} (make deps installs docker.io)`)
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+// Runs fn with the engine of MATRIX_ENGINE available (DOCKER_HOST set for fn and its children
+// when this run started the daemon), then stops what it started, and fails if the host's mount
+// table changed.
+export async function withContainerEngine<T>(fn: () => Promise<T>, log: (line: string) => void = console.error): Promise<T> {
+  const before = mountTable()
+  const daemon = requestedEngine() === 'docker' && !(await dockerAnswers()) ? await startDockerd(log) : undefined
+  const previousHost = process.env.DOCKER_HOST
+  if (daemon) process.env.DOCKER_HOST = daemon.host
+  let failure: unknown
+  let result: T | undefined
+  try {
+    result = await fn()
+  } catch (err) {
+    failure = err
+  } finally {
+    if (daemon) {
+      await daemon.stop()
+      if (previousHost === undefined) delete process.env.DOCKER_HOST
+      else process.env.DOCKER_HOST = previousHost
+      log('[engine] dockerd stopped')
+    }
+  }
+  const changes = mountTableChanges(before, mountTable())
+  if (changes.length) {
+    const message = `the host's mount table changed during the run (a test harness must leave it as it was):\n${changes.join('\n')}`
+    throw new Error(failure ? `${(failure as Error).message}\nand ${message}` : message)
+  }
+  if (failure) throw failure
+  return result as T
+}

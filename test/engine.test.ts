@@ -1,0 +1,53 @@
+// The container engine of a run (MATRIX_ENGINE) and the guarantee that a run leaves the host's
+// mount table as it found it.
+import test from 'ava'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { $ } from 'zx'
+import { dockerAnswers, requestedEngine } from '../scripts/lib/containers.ts'
+import { mountTableChanges, withContainerEngine } from '../scripts/lib/engine-session.ts'
+
+test('MATRIX_ENGINE is podman by default, docker or podman when set, and nothing else', (t) => {
+  t.is(requestedEngine(undefined), 'podman')
+  t.is(requestedEngine(''), 'podman')
+  t.is(requestedEngine('docker'), 'docker')
+  t.is(requestedEngine('podman'), 'podman')
+  t.throws(() => requestedEngine('Docker'), { message: "MATRIX_ENGINE must be one of podman, docker, not 'Docker'" })
+})
+
+test('a change of the mount table is named, line by line, added and removed', (t) => {
+  const before = ['22 1 0:21 / /proc rw - proc proc rw', '30 22 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw']
+  t.deepEqual(mountTableChanges(before, [...before]), [])
+  // The cgroup tmpfs remounted read-only: another line, with another mount ID.
+  const after = [before[0], '41 22 0:26 / /sys/fs/cgroup ro - cgroup2 cgroup2 ro', '42 1 0:40 / /tmp/x rw - tmpfs none rw']
+  t.deepEqual(mountTableChanges(before, after), [`+ ${after[1]}`, `+ ${after[2]}`, `- ${before[1]}`])
+})
+
+test.serial('MATRIX_ENGINE=docker with no daemon answering: the run starts its own, then stops it and leaves nothing', async (t) => {
+  const saved = { MATRIX_ENGINE: process.env.MATRIX_ENGINE, DOCKER_HOST: process.env.DOCKER_HOST, DD_FIPS_CACHE_DIR: process.env.DD_FIPS_CACHE_DIR }
+  // A cache of its own, so that this daemon never shares a data-root with one serving other tests.
+  const cache = mkdtempSync(path.join(os.tmpdir(), 'engine-test-'))
+  Object.assign(process.env, { MATRIX_ENGINE: 'docker', DOCKER_HOST: 'unix:///nonexistent/docker.sock', DD_FIPS_CACHE_DIR: cache })
+  try {
+    t.false(await dockerAnswers())
+    let host = ''
+    let root = ''
+    await withContainerEngine(async () => {
+      host = process.env.DOCKER_HOST!
+      t.true(await dockerAnswers(), 'a daemon answers during the run')
+      root = (await $({ quiet: true })`docker info --format {{.DockerRootDir}}`).stdout.trim()
+    }, () => {})
+    t.is(root, path.join(cache, 'docker'), 'with its data-root in the cache')
+    t.is(process.env.DOCKER_HOST, 'unix:///nonexistent/docker.sock', 'DOCKER_HOST is given back')
+    t.false(existsSync(path.dirname(host.replace(/^unix:\/\//, ''))), 'its socket directory is removed')
+    const left = await $({ nothrow: true, quiet: true })`pgrep -f ${`dockerd --data-root ${root}`}`
+    t.is(left.stdout, '', 'no dockerd is left')
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k]
+      else process.env[k] = v
+    }
+    rmSync(cache, { recursive: true, force: true })
+  }
+})
