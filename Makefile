@@ -40,7 +40,7 @@ ci-files: node_modules
 typecheck: node_modules
 	node_modules/.bin/tsc --noEmit
 
-# MATRIX_ENGINE=docker|podman (default podman) for the tests' containers and the matrix; with docker
+# MATRIX_ENGINE=docker|podman (default docker) for the tests' containers and the matrix; with docker
 # and no daemon answering on DOCKER_HOST, each step starts and stops one of its own.
 test: packages typecheck
 	$(TSX) scripts/with-engine.ts $(AVA)

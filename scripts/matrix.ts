@@ -8,7 +8,7 @@
 //   MATRIX_STRICT=1                       a row that is not run is an error (CI jobs, one row each)
 //   MATRIX_IMAGES=centos-7=IMAGE,...      run these rows from these images instead (pulled, or
 //                                         local ones), e.g. one whose repositories still answer
-//   MATRIX_ENGINE=docker|podman           the container engine (default podman); docker starts a
+//   MATRIX_ENGINE=docker|podman           the container engine (default docker); docker starts a
 //                                         daemon of its own when none answers on DOCKER_HOST
 import path from 'node:path'
 import { withContainerEngine } from './lib/engine-session.ts'

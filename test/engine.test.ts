@@ -8,12 +8,12 @@ import { $ } from 'zx'
 import { dockerAnswers, requestedEngine } from '../scripts/lib/containers.ts'
 import { mountTableChanges, withContainerEngine } from '../scripts/lib/engine-session.ts'
 
-test('MATRIX_ENGINE is podman by default, docker or podman when set, and nothing else', (t) => {
-  t.is(requestedEngine(undefined), 'podman')
-  t.is(requestedEngine(''), 'podman')
+test('MATRIX_ENGINE is docker by default, docker or podman when set, and nothing else', (t) => {
+  t.is(requestedEngine(undefined), 'docker')
+  t.is(requestedEngine(''), 'docker')
   t.is(requestedEngine('docker'), 'docker')
   t.is(requestedEngine('podman'), 'podman')
-  t.throws(() => requestedEngine('Docker'), { message: "MATRIX_ENGINE must be one of podman, docker, not 'Docker'" })
+  t.throws(() => requestedEngine('Docker'), { message: "MATRIX_ENGINE must be one of docker, podman, not 'Docker'" })
 })
 
 test('a change of the mount table is named, line by line, added and removed', (t) => {

@@ -25,6 +25,34 @@ test('installed_version on an rpm host: nothing for a package that is not instal
   t.is(r.stdout, '')
 })
 
+// yum and dnf leave an installed package as it is when `install` names it ("already installed"):
+// the matrix's dnf row found that re-running the script never upgraded. Installed and unpinned
+// packages go to `upgrade` there; apt and zypper upgrade through `install`.
+test('queue_package: yum and dnf upgrade installed packages without a pin; other cases install', async (t) => {
+  const queued = async (pkg: string, version: string, installed: string) => {
+    const r = await $({ quiet: true, env: { ...process.env, DD_INSTALL_SCRIPT_LIB: '1' } })`bash -c ${`. "$0"; pkg=${pkg}; install_specs=""; upgrade_names=""; queue_package datadog-fips-proxy "${version}" "${installed}"; echo "install:$install_specs upgrade:$upgrade_names"`} ${installScript}`
+    return r.stdout.trim()
+  }
+  for (const pkg of ['dnf', 'yum']) {
+    t.is(await queued(pkg, '', '1.1.0-1'), 'install: upgrade: datadog-fips-proxy', `${pkg}, installed, no pin`)
+    t.is(await queued(pkg, '', ''), 'install: datadog-fips-proxy upgrade:', `${pkg}, not installed`)
+    t.is(await queued(pkg, '1.1.0-1', '1.0.0-1'), 'install: datadog-fips-proxy-1.1.0-1 upgrade:', `${pkg}, pinned`)
+  }
+  t.is(await queued('apt', '', '1.1.0-1'), 'install: datadog-fips-proxy upgrade:', 'apt, installed, no pin')
+  t.is(await queued('zypper', '', '1.1.0-1'), 'install: datadog-fips-proxy upgrade:', 'zypper, installed, no pin')
+})
+
+test('DD_FIPS_PROXY_VERSION: one value for every host; zypper gets the SUSE release suffix', async (t) => {
+  const spec = async (pkg: string, version: string) =>
+    (await $({ quiet: true, env: { ...process.env, DD_INSTALL_SCRIPT_LIB: '1' } })`bash -c ${`. "$0"; pkg=${pkg}; proxy_version="${version}"; proxy_package_version`} ${installScript}`).stdout
+  const suffix = product.release.suseSuffix
+  t.is(await spec('zypper', '1.1.0-1'), `1.1.0-1${suffix}`)
+  t.is(await spec('zypper', '1.1.1~rc.1-2'), `1.1.1~rc.1-2${suffix}`)
+  t.is(await spec('zypper', `1.1.0-1${suffix}`), `1.1.0-1${suffix}`, 'given with the suffix: as it is')
+  t.is(await spec('zypper', '1.1.0'), '1.1.0', 'no release: any release of the version')
+  for (const pkg of ['apt', 'dnf', 'yum']) t.is(await spec(pkg, '1.1.0-1'), '1.1.0-1', pkg)
+})
+
 test('the generated script is shellcheck-clean and parses with bash -n', async (t) => {
   const script = installScript
   t.is((await $({ nothrow: true, quiet: true })`shellcheck -s bash ${script}`).exitCode, 0)
@@ -34,6 +62,11 @@ test('the generated script is shellcheck-clean and parses with bash -n', async (
 
 test.serial('fresh install with DD_FIPS_MODE=1; a re-run succeeds and changes nothing', async (t) => {
   await withHost(async (h) => {
+    // A check's value is the command's stdout; stderr (the engine client's too) is kept apart.
+    const noisy = await h.sh('echo value; echo "WARN[0000] engine-like noise" >&2')
+    t.is(noisy.out, 'value\n')
+    t.regex(noisy.err, /engine-like noise/)
+    t.regex(h.lastErr(), /engine-like noise/)
     const first = await h.install(FIPS_ENV)
     t.is(first.code, 0, first.out)
     t.regex((await h.sh(`dpkg-query -W -f '\${Status}' datadog-agent ${product.name}`)).out, /^install ok installedinstall ok installed$/)

@@ -15,6 +15,7 @@ import { debianRootfsTarball } from '../scripts/lib/rootfs.ts'
 import { ciFiles } from '../scripts/lib/ci-files.ts'
 import { prepareScript } from './matrix/platforms.ts'
 import { loadMatrix, placement } from './matrix/definition.ts'
+import { Collector } from './matrix/checks.ts'
 import { junitXml, resultsMarkdown, runMatrix } from './matrix/runner.ts'
 
 const product = loadProduct()
@@ -57,6 +58,15 @@ test('every row runs somewhere but upstart and image-less ones, and each is a CI
   // On a runner, a row that cannot get its image fails instead of passing as "not run".
   t.regex(files['.github/workflows/matrix.yml'], /make matrix MATRIX_ROWS=\$\{\{ matrix\.row \}\} MATRIX_STRICT=1/)
   t.regex(files['.gitlab-ci.yml'], /make matrix MATRIX_ROWS=\$\{ROW\} MATRIX_STRICT=1/)
+})
+
+test('a failed check\'s report carries the stderr of the command it checked, a passed one nothing', (t) => {
+  const c = new Collector(() => 'Failed to add conmon to cgroupfs sandbox cgroup')
+  c.is('active', 'active', 'passes')
+  c.is('', 'active', 'fails')
+  t.deepEqual(c.assertions.map((a) => a.ok), [true, false])
+  t.is(c.assertions[0].detail, undefined)
+  t.is(c.assertions[1].detail, 'got "", expected "active"; stderr: Failed to add conmon to cgroupfs sandbox cgroup')
 })
 
 test('the scripts preparing a distribution\'s image are POSIX sh (shellcheck)', async (t) => {

@@ -30,7 +30,8 @@ jobs:
   matrix:
     name: \${{ matrix.row }}
     runs-on: ubuntu-24.04
-    # Debian 12 with Node 20, as the toolchain expects; privileged for podman and chroots.
+    # Debian 12 with Node 20, as the toolchain expects; privileged for the Docker Engine the matrix
+    # starts (MATRIX_ENGINE, default docker) and for chroots.
     container:
       image: node:20-bookworm
       options: --privileged
@@ -60,7 +61,7 @@ jobs:
 function gitlab(rows: MatrixRow[]): string {
   return `${HEADER}
 ${notJobs(rows)}
-# The jobs run containers (podman) and chroots: they need a privileged runner.
+# The jobs start a Docker Engine (MATRIX_ENGINE, default docker) and chroots: they need a privileged runner.
 distro-matrix:
   image: node:20-bookworm
   timeout: 1h

@@ -1,7 +1,7 @@
-// A container engine for the tests and the matrix, chosen by MATRIX_ENGINE: `podman` (the default),
-// with the settings this kind of host needs (runc instead of crun, bounded rlimits, no private bind
-// mount of its storage; see README), or `docker`, a Docker Engine answering on DOCKER_HOST (or the
-// default socket); scripts/lib/engine-session.ts starts one for a run when none answers. Images are
+// A container engine for the tests and the matrix, chosen by MATRIX_ENGINE: `docker` (the default),
+// a Docker Engine answering on DOCKER_HOST (or the default socket; scripts/lib/engine-session.ts
+// starts one for a run when none answers), or `podman`, with the settings this kind of host needs
+// (runc instead of crun, bounded rlimits, no private bind mount of its storage; see README). Images are
 // imported from root filesystem tarballs or pulled from a registry, and prepared by a script run with
 // network; containers boot systemd as PID 1.
 import { createHash } from 'node:crypto'
@@ -18,11 +18,11 @@ interface Engine {
   env: NodeJS.ProcessEnv
 }
 
-const ENGINES: EngineName[] = ['podman', 'docker']
+const ENGINES: EngineName[] = ['docker', 'podman']
 
-// The engine MATRIX_ENGINE names (podman when unset); a bad value is an error.
+// The engine MATRIX_ENGINE names (docker when unset: the users' engine); a bad value is an error.
 export function requestedEngine(value = process.env.MATRIX_ENGINE): EngineName {
-  if (!value) return 'podman'
+  if (!value) return 'docker'
   if (!(ENGINES as string[]).includes(value)) throw new Error(`MATRIX_ENGINE must be one of ${ENGINES.join(', ')}, not '${value}'`)
   return value as EngineName
 }
@@ -109,7 +109,9 @@ export async function preparedImage(base: string, name: string, script: string, 
   const e = await engine()
   const container = `${name}-prepare-${process.pid}`
   try {
-    await runLogged([e.bin, 'run', '--name', container, base, 'sh', '-c', script], { cwd: buildDir, env: e.env, log })
+    // The host's network: the harness's Docker daemon has no bridge, and podman's default network
+    // would create one on the host.
+    await runLogged([e.bin, 'run', '--name', container, '--network', 'host', base, 'sh', '-c', script], { cwd: buildDir, env: e.env, log })
     await run(['commit', container, image])
   } finally {
     await run(['rm', '-f', container], { nothrow: true })

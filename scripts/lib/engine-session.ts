@@ -10,11 +10,18 @@ import { spawn } from 'node:child_process'
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { $ } from 'zx'
 import { dockerAnswers, requestedEngine } from './containers.ts'
 import { formatDuration } from './exec.ts'
 import { buildDir, cacheDir } from './paths.ts'
 
 const mountTable = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean)
+
+// The mount points (mountinfo's fifth field, octal escapes decoded) at or under dir, deepest first.
+function mountsUnder(dir: string): string[] {
+  return mountTable().map((l) => l.split(' ')[4].replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((m) => m === dir || m.startsWith(`${dir}/`)).reverse()
+}
 
 // The lines of `after` that `before` lacks, and the other way round (mount IDs included: a mount
 // taken away and put back is a change too).
@@ -68,6 +75,9 @@ async function startDockerd(log: (line: string) => void): Promise<Daemon> {
         await exited
       }
     }
+    // dockerd leaves the host network namespace's bind mount (exec-root/netns/default, made for a
+    // --network host container) mounted after it exits: this run made it, this run unmounts it.
+    for (const m of mountsUnder(run)) await $({ quiet: true })`umount ${m}`
     rmSync(run, { recursive: true, force: true })
   }
   const env = { ...process.env, DOCKER_HOST: host }

@@ -43,6 +43,7 @@ function renderInstaller(product: Product, variant: Variant, release: InstallerR
     PORT_END: product.ports.rangeEnd,
     REPO_URL: release.repoUrl,
     REPO_CHANNEL: product.repository.channel,
+    SUSE_SUFFIX: product.release.suseSuffix,
     APT_KEYRING: product.repository.aptKeyring,
     KEY_FILE: product.repository.keyFile,
     KEY_FINGERPRINTS: release.keyFingerprints.join(' '),
