@@ -1,4 +1,6 @@
-// Checks on the trees `make proxy` built, for every architecture of the product.
+// Checks on the trees `make proxy` built, for every architecture of the product, and on those of the
+// release path's two-source build (`make proxy-two-source`: libssl/libcrypto from the library's
+// release, fips.so from another), which must pass every check the default trees pass.
 import test from 'ava'
 import { spawn } from 'node:child_process'
 import { existsSync, writeFileSync } from 'node:fs'
@@ -7,18 +9,28 @@ import path from 'node:path'
 import { $ } from 'zx'
 import { compareVersions, elfMachine, treeGlibcFloor } from '../scripts/lib/elf.ts'
 import { loadProduct } from '../scripts/lib/product.ts'
+import { buildDir } from '../scripts/lib/paths.ts'
 import { loadSources } from '../scripts/lib/sources.ts'
 import { ProxyTree } from './helpers/proxy-tree.ts'
 
 const product = loadProduct()
 const sources = loadSources()
-const provider = sources.sources[sources.fipsProvider.source]
+const library = sources.sources.openssl
+const TREES = [
+  { name: (arch: string) => arch, base: path.join(buildDir, 'proxy'), twoSource: false },
+  { name: (arch: string) => `${arch} two-source`, base: path.join(buildDir, 'proxy-two-source'), twoSource: true },
+]
+// The provider a tree was built with: the default one, or the one its two-source build names.
+const providerOf = (tree: ProxyTree, twoSource: boolean) => sources.sources[twoSource ? tree.report().fips_provider.source : sources.fipsProvider.source]
 const MACHINE: Record<string, RegExp> = { x86_64: /X86-64/, aarch64: /AArch64/ }
 const SHIPPED = ['sbin/haproxy', 'bin/openssl', 'lib/libssl.so.3', 'lib/libcrypto.so.3', 'lib/ossl-modules/fips.so']
 
-for (const { name: arch } of product.architectures) {
-  test(`${arch}: every ELF file is for ${arch} and needs glibc <= ${product.glibcFloor}`, async (t) => {
-    const tree = new ProxyTree(product, arch)
+for (const { name: treeName, base, twoSource } of TREES) for (const { name: arch } of product.architectures) {
+  const label = treeName(arch)
+  const treeOf = () => new ProxyTree(product, arch, base)
+
+  test(`${label}: every ELF file is for ${arch} and needs glibc <= ${product.glibcFloor}`, async (t) => {
+    const tree = treeOf()
     const { floor, files } = await treeGlibcFloor(tree.root)
     const rel = (f: string) => path.relative(tree.root, tree.file(f))
     t.deepEqual(SHIPPED.map(rel).filter((f) => !(f in files)), [], 'all shipped binaries are ELF files')
@@ -29,8 +41,8 @@ for (const { name: arch } of product.architectures) {
     t.is(floor, tree.report().glibc.measured_floor)
   })
 
-  test(`${arch}: binaries load the embedded libraries through $ORIGIN, never the system's`, async (t) => {
-    const tree = new ProxyTree(product, arch)
+  test(`${label}: binaries load the embedded libraries through $ORIGIN, never the system's`, async (t) => {
+    const tree = treeOf()
     for (const bin of ['sbin/haproxy', 'bin/openssl']) {
       const dyn = (await $({ quiet: true })`readelf --dynamic ${tree.file(bin)}`).stdout
       t.regex(dyn, /R(UN)?PATH.*\[\$ORIGIN\/\.\.\/lib\]/, bin)
@@ -42,13 +54,13 @@ for (const { name: arch } of product.architectures) {
     t.regex(dirs.stdout, new RegExp(`MODULESDIR: "${product.paths.embedded}/lib/ossl-modules"`))
   })
 
-  test(`${arch}: haproxy -vv reports the OpenSSL it was built with, running on the embedded one`, async (t) => {
-    const tree = new ProxyTree(product, arch)
+  test(`${label}: haproxy -vv reports the OpenSSL it was built with, running on the embedded one`, async (t) => {
+    const tree = treeOf()
     const { env, fipsmodule } = tree.fipsConfig()
     t.is((await tree.fipsinstall(fipsmodule)).exitCode, 0)
     const vv = await tree.run('sbin/haproxy', ['-vv'], env)
     t.is(vv.exitCode, 0, vv.stderr)
-    const version = sources.sources.openssl.version
+    const version = library.version
     t.regex(vv.stdout, new RegExp(`HAProxy version ${sources.sources.haproxy.version.replace(/\./g, '\\.')}`))
     t.regex(vv.stdout, new RegExp(`Built with OpenSSL version : OpenSSL ${version}`))
     t.regex(vv.stdout, new RegExp(`Running on OpenSSL version : OpenSSL ${version}`))
@@ -56,15 +68,17 @@ for (const { name: arch } of product.architectures) {
     t.regex(vv.stdout, /\+SYSTEMD /, 'built for a Type=notify unit')
   })
 
-  test(`${arch}: after fipsinstall the fips provider is active and MD5 is refused`, async (t) => {
-    const tree = new ProxyTree(product, arch)
+  test(`${label}: after fipsinstall the fips provider is active and MD5 is refused`, async (t) => {
+    const tree = treeOf()
     const { env, fipsmodule } = tree.fipsConfig()
     // Without fipsmodule.cnf the configuration is an error, not a silent non-FIPS fallback.
     t.not((await tree.run('bin/openssl', ['list', '-providers'], env)).exitCode, 0)
     const install = await tree.fipsinstall(fipsmodule)
     t.regex(install.stdout + install.stderr, /INSTALL PASSED/)
     const providers = await tree.run('bin/openssl', ['list', '-providers'], env)
-    t.regex(providers.stdout, new RegExp(`fips\\s+name: OpenSSL FIPS Provider\\s+version: ${provider.version}\\s+status: active`))
+    // The library's release runs the provider of the tree's source (3.0.17 under 3.0.20, two-source).
+    t.regex((await tree.run('bin/openssl', ['version'], env)).stdout, new RegExp(`^OpenSSL ${library.version.replace(/\./g, '\\.')} `))
+    t.regex(providers.stdout, new RegExp(`fips\\s+name: OpenSSL FIPS Provider\\s+version: ${providerOf(tree, twoSource).version}\\s+status: active`))
     t.regex(providers.stdout, /base\s+name: OpenSSL Base Provider[\s\S]*?status: active/)
     t.notRegex(providers.stdout, /default\s+name/)
     const md5 = await tree.run('bin/openssl', ['dgst', '-md5'], env, 'x')
@@ -74,10 +88,19 @@ for (const { name: arch } of product.architectures) {
     t.is(sha.exitCode, 0, sha.stderr)
   })
 
-  test(`${arch}: the build report records versions, hashes, compiler, glibc floor and the FIPS provider`, (t) => {
-    const tree = new ProxyTree(product, arch)
+  test(`${label}: the build report records versions, hashes, compiler, glibc floor and the FIPS provider`, (t) => {
+    const tree = treeOf()
     const report = tree.report()
+    const provider = providerOf(tree, twoSource)
     t.is(report.arch, arch)
+    if (twoSource) {
+      t.not(report.fips_provider.source, 'openssl', 'fips.so comes from another source than the library')
+      t.not(provider.version, library.version)
+      t.not(report.cache_key, new ProxyTree(product, arch).report().cache_key, 'the two builds have their own cache entries')
+    }
+    t.is(report.components.fips_provider.sha256, provider.sha256)
+    t.is(report.components.openssl.license, library.license)
+    t.is(report.toolchain.name, 'zig')
     t.is(report.components.haproxy.sha256, sources.sources.haproxy.sha256)
     t.is(report.components.openssl.version, sources.sources.openssl.version)
     t.is(report.fips_provider.version, provider.version)
@@ -86,6 +109,49 @@ for (const { name: arch } of product.architectures) {
     t.regex(report.compiler, new RegExp(`zig .* -target .*\\.${product.glibcFloor}`))
     t.is(report.glibc.required_floor, product.glibcFloor)
     t.false(existsSync(tree.file('ssl/fipsmodule.cnf')), 'fipsmodule.cnf is generated on the host, never shipped')
+  })
+  if (arch === 'x86_64') test(`${label}: HAProxy terminates TLS with a FIPS cipher and refuses a ChaCha20-only client`, async (t) => {
+    const tree = treeOf()
+    const { dir, env, fipsmodule } = tree.fipsConfig()
+    t.is((await tree.fipsinstall(fipsmodule)).exitCode, 0)
+    const pem = path.join(dir, 'server.pem')
+    const key = await tree.run('bin/openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', pem, '-out', `${pem}.crt`], env)
+    t.is(key.exitCode, 0, key.stderr)
+    await $`cat ${pem}.crt >> ${pem}`
+    const port = await freePort()
+    const cfg = path.join(dir, 'haproxy.cfg')
+    writeFileSync(cfg, [
+      'global', '  log stderr format raw local0 info',
+      'defaults', '  mode http', '  timeout client 5s', '  timeout server 5s', '  timeout connect 5s',
+      'frontend tls', `  bind 127.0.0.1:${port} ssl crt ${pem} ssl-min-ver TLSv1.2`, '  http-request return status 200 content-type text/plain string fips-ok', '',
+    ].join('\n'))
+    const check = await tree.run('sbin/haproxy', ['-c', '-f', cfg], env)
+    t.is(check.exitCode, 0, check.stdout + check.stderr)
+    const proc = spawn(tree.file('sbin/haproxy'), ['-db', '-f', cfg], { env: { ...env, PATH: process.env.PATH }, stdio: 'ignore' })
+    t.teardown(() => proc.kill('SIGKILL'))
+    await waitForPort(port)
+
+    // The client is the host's own OpenSSL (not in FIPS mode): it offers what the test says.
+    const client = (args: string[]) => $({ nothrow: true, quiet: true, input: '' })`openssl s_client -connect 127.0.0.1:${port} -servername localhost ${args}`
+    const gcm = await client(['-tls1_2', '-cipher', 'ECDHE-RSA-AES128-GCM-SHA256'])
+    t.regex(gcm.stdout, /Cipher is ECDHE-RSA-AES128-GCM-SHA256/)
+    const tls13 = await client(['-tls1_3', '-ciphersuites', 'TLS_AES_256_GCM_SHA384'])
+    t.regex(tls13.stdout, /Cipher is TLS_AES_256_GCM_SHA384/)
+    for (const args of [['-tls1_3', '-ciphersuites', 'TLS_CHACHA20_POLY1305_SHA256'], ['-tls1_2', '-cipher', 'ECDHE-RSA-CHACHA20-POLY1305']]) {
+      const chacha = await client(args)
+      t.not(chacha.exitCode, 0, `${args.join(' ')} must fail`)
+      t.notRegex(chacha.stdout, /Cipher is (TLS_)?(ECDHE-RSA-)?CHACHA20/)
+    }
+    const body = await $({ quiet: true })`curl -sk --tlsv1.2 https://127.0.0.1:${port}/`
+    t.is(body.stdout, 'fips-ok')
+  })
+
+  if (arch === 'aarch64') test(`${label}: the tree runs under qemu: haproxy -vv and openssl list -providers`, async (t) => {
+    const tree = treeOf()
+    const { env, fipsmodule } = tree.fipsConfig()
+    t.is((await tree.fipsinstall(fipsmodule)).exitCode, 0)
+    t.regex((await tree.run('sbin/haproxy', ['-vv'], env)).stdout, /Running on OpenSSL version : OpenSSL 3/)
+    t.regex((await tree.run('bin/openssl', ['list', '-providers'], env)).stdout, /fips[\s\S]*status: active/)
   })
 }
 
@@ -111,46 +177,3 @@ async function waitForPort(port: number, ms = 10000): Promise<void> {
   throw new Error(`nothing listens on 127.0.0.1:${port}`)
 }
 
-test('x86_64: HAProxy terminates TLS with a FIPS cipher and refuses a ChaCha20-only client', async (t) => {
-  const tree = new ProxyTree(product, 'x86_64')
-  const { dir, env, fipsmodule } = tree.fipsConfig()
-  t.is((await tree.fipsinstall(fipsmodule)).exitCode, 0)
-  const pem = path.join(dir, 'server.pem')
-  const key = await tree.run('bin/openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', pem, '-out', `${pem}.crt`], env)
-  t.is(key.exitCode, 0, key.stderr)
-  await $`cat ${pem}.crt >> ${pem}`
-  const port = await freePort()
-  const cfg = path.join(dir, 'haproxy.cfg')
-  writeFileSync(cfg, [
-    'global', '  log stderr format raw local0 info',
-    'defaults', '  mode http', '  timeout client 5s', '  timeout server 5s', '  timeout connect 5s',
-    'frontend tls', `  bind 127.0.0.1:${port} ssl crt ${pem} ssl-min-ver TLSv1.2`, '  http-request return status 200 content-type text/plain string fips-ok', '',
-  ].join('\n'))
-  const check = await tree.run('sbin/haproxy', ['-c', '-f', cfg], env)
-  t.is(check.exitCode, 0, check.stdout + check.stderr)
-  const proc = spawn(tree.file('sbin/haproxy'), ['-db', '-f', cfg], { env: { ...env, PATH: process.env.PATH }, stdio: 'ignore' })
-  t.teardown(() => proc.kill('SIGKILL'))
-  await waitForPort(port)
-
-  // The client is the host's own OpenSSL (not in FIPS mode): it offers what the test says.
-  const client = (args: string[]) => $({ nothrow: true, quiet: true, input: '' })`openssl s_client -connect 127.0.0.1:${port} -servername localhost ${args}`
-  const gcm = await client(['-tls1_2', '-cipher', 'ECDHE-RSA-AES128-GCM-SHA256'])
-  t.regex(gcm.stdout, /Cipher is ECDHE-RSA-AES128-GCM-SHA256/)
-  const tls13 = await client(['-tls1_3', '-ciphersuites', 'TLS_AES_256_GCM_SHA384'])
-  t.regex(tls13.stdout, /Cipher is TLS_AES_256_GCM_SHA384/)
-  for (const args of [['-tls1_3', '-ciphersuites', 'TLS_CHACHA20_POLY1305_SHA256'], ['-tls1_2', '-cipher', 'ECDHE-RSA-CHACHA20-POLY1305']]) {
-    const chacha = await client(args)
-    t.not(chacha.exitCode, 0, `${args.join(' ')} must fail`)
-    t.notRegex(chacha.stdout, /Cipher is (TLS_)?(ECDHE-RSA-)?CHACHA20/)
-  }
-  const body = await $({ quiet: true })`curl -sk --tlsv1.2 https://127.0.0.1:${port}/`
-  t.is(body.stdout, 'fips-ok')
-})
-
-test('aarch64: the tree runs under qemu: haproxy -vv and openssl list -providers', async (t) => {
-  const tree = new ProxyTree(product, 'aarch64')
-  const { env, fipsmodule } = tree.fipsConfig()
-  t.is((await tree.fipsinstall(fipsmodule)).exitCode, 0)
-  t.regex((await tree.run('sbin/haproxy', ['-vv'], env)).stdout, /Running on OpenSSL version : OpenSSL 3/)
-  t.regex((await tree.run('bin/openssl', ['list', '-providers'], env)).stdout, /fips[\s\S]*status: active/)
-})

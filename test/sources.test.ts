@@ -27,7 +27,7 @@ async function makeTarball(): Promise<{ dir: string; file: string; sha256: strin
 }
 
 const spec = (sha256: string, urls = ['https://example.invalid/demo-1.0.0.tar.gz']): SourceSpec => ({
-  id: 'demo', version: '1.0.0', file: 'demo-1.0.0.tar.gz', sha256, urls,
+  id: 'demo', version: '1.0.0', file: 'demo-1.0.0.tar.gz', license: 'MIT', sha256, urls,
 })
 
 const WRONG = 'f'.repeat(64)

@@ -1,5 +1,5 @@
 // make packages: every package format x architecture from one product definition, with
-// SHA256SUMS and a JSON manifest beside them, and a summary table.
+// SHA256SUMS, a JSON manifest and the CycloneDX SBOM beside them, and a summary table.
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { $ } from 'zx'
@@ -10,7 +10,8 @@ import { buildDir, repoRoot } from './paths.ts'
 import type { PackageFormat, Product } from './product.ts'
 import { type BuildReport, proxyOutDir } from './proxy-build.ts'
 import { rpmPackager } from './rpm.ts'
-import { sha256File } from './sources.ts'
+import { type SbomPackage, sbomJson } from './sbom.ts'
+import { loadSources, sha256File } from './sources.ts'
 import { stage } from './staging.ts'
 import { packageVersions } from './version.ts'
 
@@ -67,6 +68,7 @@ export async function buildPackages(opts: PackagesOptions): Promise<BuiltPackage
   writeFileSync(log, `packages ${product.name} ${product.version}\n`)
   const built: BuiltPackage[] = []
   const reports: Record<string, BuildReport> = {}
+  const inSbom: SbomPackage[] = []
   for (const arch of product.architectures) {
     const tree = (opts.proxyTree ?? proxyOutDir)(arch.name)
     const report = readReport(tree)
@@ -88,12 +90,17 @@ export async function buildPackages(opts: PackagesOptions): Promise<BuiltPackage
         size: statSync(file).size,
         sha256: await sha256File(file),
       })
+      inSbom.push({ ...built.at(-1)!, report, tree })
       rmSync(workDir, { recursive: true, force: true })
     }
   }
   writeIndex(opts.outDir, product, built, reports)
+  writeFileSync(path.join(opts.outDir, SBOM_FILE), sbomJson({ product, packages: inSbom, sources: loadSources().sources, sourceDateEpoch: opts.sourceDateEpoch }))
   return built
 }
+
+// The release's CycloneDX SBOM, beside the packages (scripts/lib/sbom.ts).
+export const SBOM_FILE = 'sbom.cdx.json'
 
 function writeIndex(outDir: string, product: Product, packages: BuiltPackage[], reports: Record<string, BuildReport>): void {
   writeFileSync(path.join(outDir, 'SHA256SUMS'), packages.map((p) => `${p.sha256}  ${p.file}\n`).join(''))

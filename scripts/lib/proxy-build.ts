@@ -42,14 +42,13 @@ export interface BuildPlan {
 export interface PlanOptions {
   arch: string
   providerSource?: string
-  release?: boolean
 }
 
 // Everything that changes the output goes into the key: the sources, this recipe, the
 // openssl.cnf template, the toolchain, the target and the install prefix.
 function cacheKey(parts: unknown): string {
   const recipe = [fileURLToPath(import.meta.url), OPENSSL_CNF_TEMPLATE].map((f) => readFileSync(f, 'utf8'))
-  const zig = JSON.parse(readFileSync(path.join(path.dirname(ZIG), 'package.json'), 'utf8')).version
+  const zig = zigPackage().version
   return createHash('sha256').update(JSON.stringify({ parts, recipe, zig })).digest('hex').slice(0, 16)
 }
 
@@ -58,14 +57,8 @@ export function planProxyBuild(product: Product, sources: SourcesConfig, opts: P
   const providerId = opts.providerSource ?? sources.fipsProvider.source
   const provider = sources.sources[providerId]
   if (!provider) throw new FipsProviderError(`FIPS provider source '${providerId}' is not in packaging/sources.yaml (${Object.keys(sources.sources).join(', ')})`)
+  // A release refuses a provider that is not validated before this (release-gate.ts).
   const providerValidated = sources.fipsProvider.validatedVersions.includes(provider.version)
-  if (opts.release && !providerValidated) {
-    throw new FipsProviderError(
-      `release build refused: the FIPS provider would be built from OpenSSL ${provider.version}, which is not a validated ` +
-        `provider (validated: ${sources.fipsProvider.validatedVersions.join(', ')}). Set FIPS_PROVIDER_SOURCE to a validated source ` +
-        `(e.g. openssl-fips-3.0.9) and put its tarball in the source cache.`,
-    )
-  }
   const target = `${TOOLCHAIN[arch.name].triple}.${product.glibcFloor}`
   const { openssl, haproxy } = sources.sources
   const key = cacheKey({ arch: arch.name, target, prefix: product.paths.embedded, sources: [openssl, haproxy, provider].map((s) => s.sha256) })
@@ -86,7 +79,9 @@ export interface BuildReport {
   build_seconds: number
   compiler: string
   target: string
-  components: Record<string, { version: string; file: string; sha256: string }>
+  components: Record<string, { version: string; file: string; sha256: string; license: string }>
+  // The toolchain that built every ELF file: zig cc, from its npm package.
+  toolchain: { name: string; version: string; package: string; license: string }
   fips_provider: { source: string; version: string; validated: boolean; statement: string }
   glibc: { required_floor: string; measured_floor: string; files: Record<string, string> }
   haproxy_build_options: string[]
@@ -96,11 +91,11 @@ export function proxyOutDir(arch: string): string {
   return path.join(buildDir, 'proxy', arch)
 }
 
-// Builds (or takes from the cache) the tree for one architecture into build/proxy/<arch>/.
-export async function buildProxy(plan: BuildPlan, cacheDir: string): Promise<BuildResult> {
+// Builds (or takes from the cache) the tree for one architecture into outDir (build/proxy/<arch>/,
+// which the packages are made from, unless told otherwise).
+export async function buildProxy(plan: BuildPlan, cacheDir: string, outDir = proxyOutDir(plan.arch.name)): Promise<BuildResult> {
   const progress = new Progress(`proxy ${plan.arch.name}`)
   const cached = path.join(cacheDir, 'proxy', `${plan.arch.name}-${plan.key}`)
-  const outDir = proxyOutDir(plan.arch.name)
   const fromCache = existsSync(path.join(cached, 'build-report.json'))
   if (!fromCache) await buildIntoCache(plan, cacheDir, cached, progress)
   await progress.step(fromCache ? `cache hit ${plan.key}, copy tree` : 'copy tree', () => {
@@ -190,13 +185,16 @@ async function buildIntoCache(plan: BuildPlan, cacheDir: string, cached: string,
     compiler: await compilerVersion(plan),
     target: plan.target,
     components: { haproxy: component(plan.haproxy), openssl: component(plan.openssl), fips_provider: component(plan.provider) },
+    // The npm package's manifest names no license: Zig's own is MIT.
+    toolchain: { name: 'zig', version: zigPackage().version, package: zigPackage().name, license: 'MIT' },
     fips_provider: {
       source: plan.provider.id,
       version: plan.provider.version,
       validated: plan.providerValidated,
       statement: plan.providerValidated
         ? `FIPS provider ${plan.provider.version} is a validated provider (CMVP certificate #4282)`
-        : `FIPS provider ${plan.provider.version} is NOT a validated provider: it is built from the library's release, ` +
+        : `FIPS provider ${plan.provider.version} is NOT a validated provider: it is built from ` +
+          `${plan.provider.id === plan.openssl.id ? "the library's release" : `OpenSSL ${plan.provider.version}`}, ` +
           `not from a release covered by CMVP certificate #4282. Not for a compliant release.`,
     },
     glibc: { required_floor: plan.product.glibcFloor, measured_floor: glibc.floor, files: glibc.files },
@@ -209,7 +207,9 @@ async function buildIntoCache(plan: BuildPlan, cacheDir: string, cached: string,
   progress.note(`built in ${formatDuration(Date.now() - started)}`)
 }
 
-const component = (s: SourceSpec) => ({ version: s.version, file: s.file, sha256: s.sha256 })
+const component = (s: SourceSpec) => ({ version: s.version, file: s.file, sha256: s.sha256, license: s.license })
+
+const zigPackage = (): { name: string; version: string } => JSON.parse(readFileSync(path.join(path.dirname(ZIG), 'package.json'), 'utf8'))
 
 function toolchainEnv(plan: BuildPlan, cacheDir: string): NodeJS.ProcessEnv {
   const cc = `${ZIG} cc -target ${plan.target}`

@@ -10,7 +10,7 @@ import path from 'node:path'
 import { $ } from 'zx'
 import { runLogged } from './exec.ts'
 import type { Product } from './product.ts'
-import type { SigningKey } from './signing.ts'
+import { type SigningKey, detachSign } from './signing.ts'
 
 export interface RepoInput {
   product: Product
@@ -101,7 +101,7 @@ export async function writeRpmMetadata(dir: string, key: SigningKey, log: string
   // gzip metadata: RHEL 7's yum cannot read the default zstd/xz.
   await runLogged(['createrepo_c', '--general-compress-type=gz', '--database', dir], { cwd: dir, env: gpgEnv(key), log })
   const repomd = path.join(dir, 'repodata', 'repomd.xml')
-  await runLogged(['gpg', '--batch', '--yes', '--local-user', key.fingerprint, '--digest-algo', 'SHA256', '--armor', '--detach-sign', repomd], { cwd: dir, env: gpgEnv(key), log })
+  await detachSign(repomd, key, log)
   writeFileSync(`${repomd}.key`, key.publicKey)
 }
 

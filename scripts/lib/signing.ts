@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { $ } from 'zx'
+import { runLogged } from './exec.ts'
 import { buildDir } from './paths.ts'
 
 export interface SigningKey {
@@ -43,4 +44,11 @@ export async function signingKey(opts: { release?: boolean; dir?: string } = {})
   if (fingerprints.length !== 1) throw new Error(`expected one secret signing key in ${home}, found ${fingerprints.length}`)
   const publicKey = (await $({ quiet: true })`gpg --homedir ${home} --batch --armor --export ${fingerprints[0]}`).stdout
   return { gnupgHome: home, fingerprint: fingerprints[0], publicKey, throwaway: !keyFile }
+}
+
+// A detached, armored signature of file, written to <file>.asc (SHA-256, the key's primary key).
+export async function detachSign(file: string, key: SigningKey, log: string): Promise<string> {
+  await runLogged(['gpg', '--batch', '--yes', '--local-user', key.fingerprint, '--digest-algo', 'SHA256', '--armor', '--detach-sign', file],
+    { cwd: path.dirname(file), env: { ...process.env, GNUPGHOME: key.gnupgHome }, log })
+  return `${file}.asc`
 }

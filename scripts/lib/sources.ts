@@ -16,6 +16,8 @@ export interface SourceSpec {
   id: string
   version: string
   file: string
+  // SPDX license expression of the source (what the SBOM reports).
+  license: string
   sha256: string
   urls: string[]
   debian?: { package: string; suite: string }
@@ -38,9 +40,10 @@ export function loadSources(file = SOURCES_FILE): SourcesConfig {
         id,
         version: s.str('version', /^\d+\.\d+\.\d+$/),
         file: s.str('file', /^[A-Za-z0-9._+-]+\.tar\.(gz|xz|bz2)$/),
+        license: s.str('license', /^[A-Za-z0-9.+-]+( (AND|OR) [A-Za-z0-9.+-]+)*$/),
         sha256: s.str('sha256', /^[0-9a-f]{64}$/),
         urls: s.strings('urls', /^https:\/\//),
-        debian: debian && { package: debian.str('package', /^[a-z0-9.+-]+$/), suite: debian.str('suite', /^[a-z]+$/) },
+        debian: debian && { package: debian.str('package', /^[a-z0-9.+-]+$/), suite: debian.str('suite', /^[a-z]+(-[a-z]+)?$/) },
       }
       return [id, spec]
     }),

@@ -14,10 +14,11 @@ const QEMU: Record<string, string[]> = {
 export class ProxyTree {
   readonly root: string
   readonly embedded: string
-  constructor(readonly product: Product, readonly arch: string) {
-    this.root = proxyOutDir(arch)
+  // base: where the trees of each architecture are (default: build/proxy, what make proxy writes).
+  constructor(readonly product: Product, readonly arch: string, base?: string) {
+    this.root = base ? path.join(base, arch) : proxyOutDir(arch)
     this.embedded = path.join(this.root, product.paths.embedded)
-    if (!existsSync(path.join(this.root, 'build-report.json'))) throw new Error(`no proxy tree in ${this.root}: run 'make proxy' first`)
+    if (!existsSync(path.join(this.root, 'build-report.json'))) throw new Error(`no proxy tree in ${this.root}: run 'make proxy' (or 'make proxy-two-source') first`)
   }
 
   file(rel: string): string {

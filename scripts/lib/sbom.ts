@@ -1,0 +1,121 @@
+// The release's software bill of materials: CycloneDX 1.5 JSON (what scanners such as Dependency-
+// Track, Grype and Trivy read), written by the CycloneDX project's own library. One BOM for the
+// release: each package file with its sha256, and inside each the components it ships (HAProxy, the
+// OpenSSL libraries, the FIPS provider with its version and whether it is a validated one) with
+// versions, licenses and the sha256 of their source tarballs, plus the Zig toolchain that built them
+// (scope "excluded": it built the files, it is not in the package). Reproducible: the timestamp is
+// SOURCE_DATE_EPOCH and the serial number is derived from the content.
+import * as CDX from '@cyclonedx/cyclonedx-library'
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import type { BuildReport } from './proxy-build.ts'
+import type { Product } from './product.ts'
+import type { SourceSpec } from './sources.ts'
+
+export const SBOM_SPEC = CDX.Spec.Spec1dot5
+
+export interface SbomPackage {
+  file: string
+  sha256: string
+  format: string
+  version: string
+  arch: string
+  // The build the package was made from, and its tree (for the hash of the FIPS module shipped).
+  report: BuildReport
+  tree: string
+}
+
+export interface SbomInput {
+  product: Product
+  packages: SbomPackage[]
+  sources: Record<string, SourceSpec>
+  sourceDateEpoch: number
+}
+
+const { ComponentType, ComponentScope, ExternalReferenceType } = CDX.Enums
+const SHA256 = CDX.Enums.HashAlgorithm['SHA-256']
+
+const hashes = (sha256: string) => new CDX.Models.HashDictionary([[SHA256, sha256]])
+const licenses = (expression: string) => new CDX.Models.LicenseRepository([new CDX.Models.LicenseExpression(expression)])
+const property = (name: string, value: string) => new CDX.Models.Property(name, value)
+
+// A component built from a pinned source: its version, license, and the tarball it came from.
+function fromSource(ref: string, name: string, spec: SourceSpec, extra: { description?: string; sha256?: string; properties?: CDX.Models.Property[] } = {}): CDX.Models.Component {
+  return new CDX.Models.Component(ComponentType.Library, name, {
+    bomRef: ref,
+    version: spec.version,
+    description: extra.description,
+    licenses: licenses(spec.license),
+    hashes: extra.sha256 ? hashes(extra.sha256) : undefined,
+    externalReferences: new CDX.Models.ExternalReferenceRepository([
+      new CDX.Models.ExternalReference(spec.urls[0], ExternalReferenceType.SourceDistribution, { hashes: hashes(spec.sha256), comment: spec.file }),
+    ]),
+    properties: new CDX.Models.PropertyRepository(extra.properties ?? []),
+  })
+}
+
+function packageComponent(input: SbomInput, pkg: SbomPackage): CDX.Models.Component {
+  const { report } = pkg
+  const source = (id: string) => {
+    const spec = input.sources[id]
+    if (!spec) throw new Error(`SBOM: the build of ${pkg.file} names source '${id}', which packaging/sources.yaml does not pin`)
+    return spec
+  }
+  const fipsModule = path.join(pkg.tree, input.product.paths.embedded, 'lib', 'ossl-modules', 'fips.so')
+  const ref = (part: string) => `${pkg.file}#${part}`
+  const inside = [
+    fromSource(ref('haproxy'), 'haproxy', source('haproxy'), { description: 'HAProxy, the relay (sbin/haproxy)' }),
+    fromSource(ref('openssl'), 'openssl', source('openssl'), { description: 'OpenSSL libssl and libcrypto, and the openssl command (fipsinstall)' }),
+    fromSource(ref('fips-provider'), 'openssl-fips-provider', source(report.fips_provider.source), {
+      description: `The OpenSSL FIPS provider (lib/ossl-modules/fips.so), built from OpenSSL ${report.fips_provider.version}`,
+      sha256: createHash('sha256').update(readFileSync(fipsModule)).digest('hex'),
+      properties: [
+        property('fips:provider-version', report.fips_provider.version),
+        property('fips:validated', String(report.fips_provider.validated)),
+        property('fips:statement', report.fips_provider.statement),
+      ],
+    }),
+    new CDX.Models.Component(ComponentType.Application, report.toolchain.name, {
+      bomRef: ref('toolchain'),
+      version: report.toolchain.version,
+      scope: ComponentScope.Excluded,
+      description: `The compiler of every ELF file in the package (${report.compiler}), from the npm package ${report.toolchain.package}`,
+      licenses: licenses(report.toolchain.license),
+    }),
+  ]
+  return new CDX.Models.Component(ComponentType.File, pkg.file, {
+    bomRef: pkg.file,
+    version: pkg.version,
+    hashes: hashes(pkg.sha256),
+    licenses: licenses(input.product.license),
+    properties: new CDX.Models.PropertyRepository([property('package:format', pkg.format), property('package:arch', pkg.arch)]),
+    components: new CDX.Models.ComponentRepository(inside),
+  })
+}
+
+export function sbomJson(input: SbomInput): string {
+  const { product } = input
+  const bom = new CDX.Models.Bom()
+  bom.metadata.timestamp = new Date(input.sourceDateEpoch * 1000)
+  bom.metadata.component = new CDX.Models.Component(ComponentType.Application, product.name, {
+    bomRef: product.name,
+    version: product.version,
+    description: product.summary,
+    licenses: licenses(product.license),
+    supplier: new CDX.Models.OrganizationalEntity({ name: product.vendor }),
+  })
+  for (const pkg of input.packages) bom.components.add(packageComponent(input, pkg))
+  const serializer = new CDX.Serialize.JsonSerializer(new CDX.Serialize.JSON.Normalize.Factory(SBOM_SPEC))
+  // The serial number names this content: the same release gives the same BOM, byte for byte.
+  const content = serializer.serialize(bom, { sortLists: true, space: 2 })
+  const digest = createHash('sha256').update(content).digest('hex')
+  bom.serialNumber = `urn:uuid:${digest.slice(0, 8)}-${digest.slice(8, 12)}-5${digest.slice(13, 16)}-8${digest.slice(17, 20)}-${digest.slice(20, 32)}`
+  return `${serializer.serialize(bom, { sortLists: true, space: 2 })}\n`
+}
+
+// null if the JSON is a valid CycloneDX 1.5 document (the specification's published JSON schema,
+// strict: no property the schema does not define), else what is wrong.
+export async function validateSbom(json: string): Promise<null | unknown> {
+  return new CDX.Validation.JsonStrictValidator(SBOM_SPEC.version).validate(json)
+}
