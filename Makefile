@@ -7,7 +7,7 @@ AVA := node_modules/.bin/ava
 
 # Installed from the machine's configured apt sources (run as root). See README.md.
 APT_PACKAGES := curl ca-certificates perl make binutils gnupg gawk busybox qemu-user-static libc6-arm64-cross libgcc-s1-arm64-cross shellcheck \
-	rpm lintian rpmlint systemd debootstrap reprepro createrepo-c podman runc docker.io iproute2 procps util-linux wrk
+	rpm lintian rpmlint systemd debootstrap apt-utils createrepo-c podman runc docker.io iproute2 procps util-linux wrk
 
 node_modules: package.json package-lock.json
 	npm ci --no-audit --no-fund

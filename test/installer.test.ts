@@ -6,7 +6,7 @@ import test from 'ava'
 import { parse } from 'yaml'
 import { $ } from 'zx'
 import { exampleConfig, liveConfig, loadProduct } from '../scripts/lib/product.ts'
-import { FIXTURE_AGENT_VERSION } from './fixtures/datadog-agent/fixture-agent.ts'
+import { FIXTURE_AGENT_VERSION, FIXTURE_AGENT_VERSIONS } from './fixtures/datadog-agent/fixture-agent.ts'
 import { AGENT_MAJOR, installScript } from './helpers/dist.ts'
 import { type InstallerHost, REPO_PORT, REPO_URL, TEST_API_KEY, fipsInstallEnv, withInstallerHost as withHost } from './helpers/installer-host.ts'
 
@@ -51,6 +51,25 @@ test('DD_FIPS_PROXY_VERSION: one value for every host; zypper gets the SUSE rele
   t.is(await spec('zypper', `1.1.0-1${suffix}`), `1.1.0-1${suffix}`, 'given with the suffix: as it is')
   t.is(await spec('zypper', '1.1.0'), '1.1.0', 'no release: any release of the version')
   for (const pkg of ['apt', 'dnf', 'yum']) t.is(await spec(pkg, '1.1.0-1'), '1.1.0-1', pkg)
+})
+
+test('DD_AGENT_MINOR_VERSION: 52.1 is that release, 52 the newest 52.x, in each package manager\'s terms', async (t) => {
+  const spec = async (pkg: string, minor: string) =>
+    (await $({ quiet: true, env: { ...process.env, DD_INSTALL_SCRIPT_LIB: '1' } })`bash -c ${`. "$0"; pkg=${pkg}; agent_minor=${minor}; install_specs=""; upgrade_names=""; agent_package_spec ""; echo $install_specs`} ${installScript}`).stdout.trim()
+  t.is(await spec('apt', '52.1'), 'datadog-agent=1:7.52.1-1')
+  t.is(await spec('apt', '52'), 'datadog-agent=1:7.52.*')
+  t.is(await spec('dnf', '52.1'), 'datadog-agent-7.52.1-1')
+  t.is(await spec('yum', '52'), 'datadog-agent-7.52.*')
+  t.is(await spec('zypper', '52.1'), 'datadog-agent-7.52.1-1')
+  t.is(await spec('zypper', '52'), 'datadog-agent>=7.52 datadog-agent<7.53', 'zypper has no version patterns: a range')
+  t.is(await spec('apt', ''), 'datadog-agent')
+})
+
+test('DD_TAGS wins over DD_HOST_TAGS, its older name', async (t) => {
+  const tags = async (env: Record<string, string>) =>
+    (await $({ quiet: true, env: { ...process.env, DD_INSTALL_SCRIPT_LIB: '1', ...env } })`bash -c ${'. "$0"; read_parameters; echo "$tags"'} ${installScript}`).stdout.trim()
+  t.is(await tags({ DD_HOST_TAGS: 'a:1' }), 'a:1')
+  t.is(await tags({ DD_HOST_TAGS: 'a:1', DD_TAGS: 'b:2' }), 'b:2')
 })
 
 test('the generated script is shellcheck-clean and parses with bash -n', async (t) => {
@@ -114,6 +133,35 @@ test.serial('adds the proxy to an existing Agent without an API key, patching it
   })
 })
 
+// The vendor's variables an operator's runbook carries (issue 13, first part).
+const AGENT_VERSION = "dpkg-query -W -f '${Version}' datadog-agent"
+test.serial('DD_AGENT_MINOR_VERSION, DD_HOST_TAGS, DD_URL, then DD_NO_AGENT_INSTALL on that Agent', async (t) => {
+  await withHost(async (h) => {
+    const [older, newer] = FIXTURE_AGENT_VERSIONS
+    // Not in FIPS mode: the exact patch release, and the older tag and URL variables.
+    const first = await h.install({ DD_API_KEY: TEST_API_KEY, DD_AGENT_MINOR_VERSION: older.split('.').slice(1).join('.'), DD_HOST_TAGS: 'team:fips,role:relay', DD_URL: 'https://intake.example.test' })
+    t.is(first.code, 0, first.out)
+    t.is((await h.sh(AGENT_VERSION)).out, `1:${older}-1`, `DD_AGENT_MINOR_VERSION=${older.slice(2)} installs exactly ${older}`)
+    const config = await yamlOf(h, '/etc/datadog-agent/datadog.yaml')
+    t.deepEqual(config.tags, ['team:fips', 'role:relay'], 'DD_HOST_TAGS, the older name of DD_TAGS')
+    t.is(config.dd_url, 'https://intake.example.test', 'DD_URL outside FIPS mode')
+    t.regex((await h.sh('cat /etc/datadog-agent/install_info')).out, /tool_version: install_script_agent7/, "the Agent's install_info")
+    // The proxy added to this Agent: the Agent stays at its version though a newer one is published
+    // and an API key is given; its datadog.yaml gets the fips settings; DD_URL is ignored, with a word.
+    const added = await h.install({ ...FIPS_ENV, DD_NO_AGENT_INSTALL: 'true', DD_URL: 'https://intake.example.test' })
+    t.is(added.code, 0, added.out)
+    t.is((await h.sh(AGENT_VERSION)).out, `1:${older}-1`, 'DD_NO_AGENT_INSTALL: the Agent is not upgraded')
+    t.regex(added.out, /DD_URL=https:\/\/intake\.example\.test is ignored: in FIPS mode/)
+    t.regex((await h.sh(`dpkg-query -W -f '\${Status}' ${product.name}`)).out, /install ok installed/)
+    t.deepEqual((await yamlOf(h, '/etc/datadog-agent/datadog.yaml')).fips, FIPS)
+    t.is((await h.sh(`systemctl is-active ${product.name}`)).out.trim(), 'active')
+    // A minor version alone: the newest of its patch releases.
+    const newest = await h.install({ ...FIPS_ENV, DD_AGENT_MINOR_VERSION: newer.split('.')[1] })
+    t.is(newest.code, 0, newest.out)
+    t.is((await h.sh(AGENT_VERSION)).out, `1:${newer}-1`, `DD_AGENT_MINOR_VERSION=${newer.split('.')[1]} installs the newest ${newer.split('.').slice(0, 2).join('.')}.x`)
+  })
+})
+
 test.serial('DD_INSTALL_ONLY installs and configures, and starts nothing', async (t) => {
   await withHost(async (h) => {
     const r = await h.install({ ...FIPS_ENV, DD_INSTALL_ONLY: 'true' })
@@ -138,6 +186,9 @@ test.serial('bad input is refused with its exit code before anything changes', a
     await refused('missing API key', { DD_FIPS_MODE: '1' }, 6, /DD_API_KEY is required/)
     await refused('bad boolean', { ...FIPS_ENV, DD_FIPS_MODE: 'maybe' }, 6, /'maybe' is not a boolean/)
     await refused('other agent major', { ...FIPS_ENV, DD_AGENT_MAJOR_VERSION: '6' }, 6, /installs Agent 7/)
+    const tooOld = product.agentMinVersion.minor - 1
+    await refused('an Agent older than the proxy needs', { ...FIPS_ENV, DD_AGENT_MINOR_VERSION: `${tooOld}.0` }, 6, new RegExp(`needs Agent 7\\.${product.agentMinVersion.minor} or later; DD_AGENT_MINOR_VERSION=${tooOld}\\.0`))
+    await refused('DD_NO_AGENT_INSTALL without FIPS mode', { DD_API_KEY: TEST_API_KEY, DD_NO_AGENT_INSTALL: '1' }, 6, /DD_NO_AGENT_INSTALL without DD_FIPS_MODE leaves nothing to install/)
 
     // A port of the range held by another program: named in the error.
     await h.sh(`busybox httpd -p 127.0.0.1:${product.ports.rangeStart + 3} -h /tmp`)

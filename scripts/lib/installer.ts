@@ -39,6 +39,8 @@ function renderInstaller(product: Product, variant: Variant, release: InstallerR
     EXAMPLE_CONFIG: exampleConfig(product),
     FIPS_YAML_AWK: awk,
     SITE: product.site,
+    // The floor applies to the product's minimum major; a later major has none.
+    AGENT_MIN_MINOR: variant.agentMajor > product.agentMinVersion.major ? 0 : product.agentMinVersion.minor,
     PORT_START: product.ports.rangeStart,
     PORT_END: product.ports.rangeEnd,
     REPO_URL: release.repoUrl,

@@ -67,6 +67,8 @@ export interface Product {
   site: string
   ports: { rangeStart: number; rangeSize: number; rangeEnd: number; services: Service[] }
   glibcFloor: string
+  // The oldest Agent (major.minor) that can use the proxy.
+  agentMinVersion: { major: number; minor: number }
   architectures: Architecture[]
   packages: PackageFormat[]
   repository: { url: string; channel: string; aptKeyring: string; keyFile: string }
@@ -121,6 +123,7 @@ export function validateProduct(raw: unknown, source = 'product definition'): Pr
       services: f.list('ports.services').map((s) => validateService(s, rangeStart, site)),
     },
     glibcFloor: f.str('glibc_floor', /^2\.\d+$/),
+    agentMinVersion: (([major, minor]) => ({ major: Number(major), minor: Number(minor) }))(f.str('agent_min_version', /^\d+\.\d+$/).split('.')),
     architectures: f.list('architectures').map((a) => ({
       name: a.str('name', /^(x86_64|aarch64)$/),
       deb: a.str('deb', /^[a-z0-9]+$/),

@@ -1,11 +1,10 @@
 // Signed package repositories, laid out as the install script expects (see repository: in
 // packaging/product.yaml):
-//   apt/                                 reprepro: dists/<channel>/{Release,Release.gpg,InRelease}, pool/
+//   apt/                                 apt-ftparchive: dists/<channel>/{Release,Release.gpg,InRelease}, pool/
 //   rpm/<channel>/<major>/<arch>/        RHEL family: signed RPMs, repodata/ (gzip), repomd.xml.asc and .key
 //   suse/<channel>/<major>/<arch>/       SUSE: the same
 //   keys/<key file>                      the public signing key
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import os from 'node:os'
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { $ } from 'zx'
 import { runLogged } from './exec.ts'
@@ -31,28 +30,42 @@ export interface RepoResult {
 
 const gpgEnv = (key: SigningKey) => ({ ...process.env, GNUPGHOME: key.gnupgHome })
 
+// The apt repository, with apt-ftparchive: every version of every package stays installable (a pin
+// to an older release, DD_AGENT_MINOR_VERSION=52.0 beside 52.1). reprepro, used before, keeps one
+// version per package (Debian 12's 5.3 has no Limit:): a second version replaced the first.
 async function aptRepo(input: RepoInput): Promise<string> {
   const { product, key } = input
-  const base = mkdtempSync(path.join(os.tmpdir(), 'reprepro-'))
   const out = path.join(input.outDir, 'apt')
-  mkdirSync(path.join(base, 'conf'), { recursive: true })
-  writeFileSync(path.join(base, 'conf', 'distributions'), [
-    `Origin: ${product.vendor}`,
-    `Label: ${product.name}`,
-    `Codename: ${product.repository.channel}`,
-    `Components: ${input.agentMajor}`,
-    `Architectures: ${product.architectures.map((a) => a.deb).join(' ')}`,
-    `Description: ${product.summary}`,
-    `SignWith: ${key.fingerprint}`,
-    '',
-  ].join('\n'))
-  try {
-    for (const deb of input.debs) {
-      await runLogged(['reprepro', '--basedir', base, '--outdir', out, 'includedeb', product.repository.channel, deb], { cwd: base, env: gpgEnv(key), log: input.log })
-    }
-  } finally {
-    rmSync(base, { recursive: true, force: true })
+  const component = String(input.agentMajor)
+  const suite = product.repository.channel
+  const run = (argv: string[], cwd = out) => runLogged(argv, { cwd, env: gpgEnv(key), log: input.log })
+  // pool/<component>/<first letter>/<package>/<file>, as Debian lays out its archive.
+  for (const deb of input.debs) {
+    const name = (await $({ quiet: true })`dpkg-deb --field ${deb} Package`).stdout.trim()
+    const pool = path.join(out, 'pool', component, name[0], name)
+    mkdirSync(pool, { recursive: true })
+    copyFileSync(deb, path.join(pool, path.basename(deb)))
   }
+  const dists = path.join(out, 'dists', suite)
+  const archs = product.architectures.map((a) => a.deb)
+  for (const arch of archs) {
+    const dir = path.join(dists, component, `binary-${arch}`)
+    mkdirSync(dir, { recursive: true })
+    // Paths in the index are relative to the repository root; arch: all packages are in every index.
+    const index = (await $({ quiet: true, cwd: out })`apt-ftparchive --arch ${arch} packages ${path.join('pool', component)}`).stdout
+    writeFileSync(path.join(dir, 'Packages'), index)
+    await run(['gzip', '-9nkf', path.join(dir, 'Packages')])
+  }
+  const release = (await $({ quiet: true, cwd: dists })`apt-ftparchive ${[
+    '-o', `APT::FTPArchive::Release::Origin=${product.vendor}`, '-o', `APT::FTPArchive::Release::Label=${product.name}`,
+    '-o', `APT::FTPArchive::Release::Suite=${suite}`, '-o', `APT::FTPArchive::Release::Codename=${suite}`,
+    '-o', `APT::FTPArchive::Release::Components=${component}`, '-o', `APT::FTPArchive::Release::Architectures=${archs.join(' ')}`,
+    '-o', `APT::FTPArchive::Release::Description=${product.summary}`,
+  ]} release .`).stdout
+  writeFileSync(path.join(dists, 'Release'), release)
+  const sign = ['gpg', '--batch', '--yes', '--local-user', key.fingerprint, '--digest-algo', 'SHA256']
+  await run([...sign, '--clearsign', '--output', 'InRelease', 'Release'], dists)
+  await run([...sign, '--armor', '--detach-sign', '--output', 'Release.gpg', 'Release'], dists)
   return out
 }
 

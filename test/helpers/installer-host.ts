@@ -44,8 +44,8 @@ export async function servedTree(packagesOf: (format: string) => string[]): Prom
   const served = path.join(dir, 'served')
   await buildRepos({
     product: loadProduct(), key: await signingKey(), agentMajor: AGENT_MAJOR, outDir: served,
-    debs: [...packagesOf('deb'), fixture.deb],
-    rpms: { rhel: [...packagesOf('rpm-rhel'), fixture.rpm], suse: [...packagesOf('rpm-suse'), fixture.rpm] },
+    debs: [...packagesOf('deb'), ...fixture.debs],
+    rpms: { rhel: [...packagesOf('rpm-rhel'), ...fixture.rpms], suse: [...packagesOf('rpm-suse'), ...fixture.rpms] },
     log: path.join(dir, 'repos.log'),
   })
   copyFileSync(installScript, path.join(served, SCRIPT))
