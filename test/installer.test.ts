@@ -61,7 +61,7 @@ test('DD_AGENT_MINOR_VERSION: 52.1 is that release, 52 the newest 52.x, in each 
   t.is(await spec('dnf', '52.1'), 'datadog-agent-7.52.1-1')
   t.is(await spec('yum', '52'), 'datadog-agent-7.52.*')
   t.is(await spec('zypper', '52.1'), 'datadog-agent-7.52.1-1')
-  t.is(await spec('zypper', '52'), 'datadog-agent>=7.52 datadog-agent<7.53', 'zypper has no version patterns: a range')
+  t.is(await spec('zypper', '52'), 'datadog-agent>=1:7.52 datadog-agent<1:7.53', 'zypper has no version patterns: a range, with the epoch')
   t.is(await spec('apt', ''), 'datadog-agent')
 })
 

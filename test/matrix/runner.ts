@@ -100,10 +100,13 @@ async function installRow(t: Check, ctx: Context, h: InstallerHost, format: Pack
   const before = (await h.sh(`sha256sum ${liveConfig(p)}`)).out
   await h.serve('/srv/repo-next')
   // Pinned to this release, the script keeps it though a newer one is there. The pin is the value
-  // an operator gives every host, without SUSE's release suffix (the script adds it on zypper).
+  // an operator gives every host, without SUSE's release suffix (the script adds it on zypper). The
+  // Agent pinned to its minor version, which each package manager takes in its own terms (a
+  // pattern for apt and dnf, a range for zypper): the newest of it is installed already.
   const pin = packageVersion(p, p.packages.find((f) => f.id === 'rpm-rhel')!, p.version)
-  const pinned = await h.install({ ...fipsInstallEnv(p), DD_FIPS_PROXY_VERSION: pin })
-  t.is(pinned.code === 0 ? 'exit 0' : `exit ${pinned.code}: ${lastLines(pinned.out)}`, 'exit 0', `DD_FIPS_PROXY_VERSION=${pin} with a newer release published exits 0`)
+  const agentMinor = FIXTURE_AGENT_VERSION.split('.')[1]
+  const pinned = await h.install({ ...fipsInstallEnv(p), DD_FIPS_PROXY_VERSION: pin, DD_AGENT_MINOR_VERSION: agentMinor })
+  t.is(pinned.code === 0 ? 'exit 0' : `exit ${pinned.code}: ${lastLines(pinned.out)}`, 'exit 0', `DD_FIPS_PROXY_VERSION=${pin} DD_AGENT_MINOR_VERSION=${agentMinor} with a newer release published exits 0`)
   t.is((await h.sh(pf.version(p.name))).out.trim(), packageVersion(p, format, p.version), `DD_FIPS_PROXY_VERSION pins ${p.version} through ${pf.manager}`)
   const upgrade = await h.install(fipsInstallEnv(p))
   t.is(upgrade.code, 0, 'the install script upgrades to the newer release')
