@@ -138,6 +138,9 @@ async function buildIntoCache(plan: BuildPlan, cacheDir: string, cached: string,
   if (plan.provider.id !== plan.openssl.id) {
     const providerSrc = await unpack(plan.provider)
     await progress.step('fips provider: configure', () => run(['perl', './Configure', ...opensslConfigureArgs(plan)], providerSrc))
+    // The generated headers (opensslv.h, ...) first: the fips.so target alone does not make them
+    // (the release path failed so until the two-source build ran: make proxy-two-source).
+    await progress.step('fips provider: make build_generated', () => run(['make', jobs, 'build_generated'], providerSrc))
     await progress.step('fips provider: make fips.so', () => run(['make', jobs, 'providers/fips.so'], providerSrc))
     fipsModule = path.join(providerSrc, 'providers', 'fips.so')
   }
