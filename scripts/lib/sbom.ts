@@ -49,7 +49,8 @@ function fromSource(ref: string, name: string, spec: SourceSpec, extra: { descri
     licenses: licenses(spec.license),
     hashes: extra.sha256 ? hashes(extra.sha256) : undefined,
     externalReferences: new CDX.Models.ExternalReferenceRepository([
-      new CDX.Models.ExternalReference(spec.urls[0], ExternalReferenceType.SourceDistribution, { hashes: hashes(spec.sha256), comment: spec.file }),
+      // "distribution": CycloneDX 1.5 has no "source-distribution" (1.6 does); the comment says which.
+      new CDX.Models.ExternalReference(spec.urls[0], ExternalReferenceType.Distribution, { hashes: hashes(spec.sha256), comment: `upstream source tarball ${spec.file}` }),
     ]),
     properties: new CDX.Models.PropertyRepository(extra.properties ?? []),
   })
