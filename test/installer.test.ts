@@ -3,6 +3,7 @@
 // and every refused input, each asserting files, owners, modes, YAML, exit codes and, for the
 // refusals, that nothing changed on the host.
 import test from 'ava'
+import { existsSync } from 'node:fs'
 import { parse } from 'yaml'
 import { $ } from 'zx'
 import { exampleConfig, liveConfig, loadProduct } from '../scripts/lib/product.ts'
@@ -16,6 +17,7 @@ const FIPS_ENV = fipsInstallEnv(product)
 
 const yamlOf = async (h: InstallerHost, file: string) => parse((await h.sh(`cat ${file}`)).out)
 const statOf = async (h: InstallerHost, file: string) => (await h.sh(`stat -c %U:%G:%a ${file}`)).out.trim()
+const AGENT_VERSION = "dpkg-query -W -f '${Version}' datadog-agent"
 
 // Without a container: the script's functions, sourced on this host (which has rpm, with an empty
 // database). An Agent rpm hosts lack must read as not installed, or the script would skip installing it.
@@ -63,6 +65,31 @@ test('DD_AGENT_MINOR_VERSION: 52.1 is that release, 52 the newest 52.x, in each 
   t.is(await spec('zypper', '52.1'), 'datadog-agent-7.52.1-1')
   t.is(await spec('zypper', '52'), 'datadog-agent>=1:7.52 datadog-agent<1:7.53', 'zypper has no version patterns: a range, with the epoch')
   t.is(await spec('apt', ''), 'datadog-agent')
+})
+
+// The script's functions with an environment, sourced on this host: stdout, stderr and exit code.
+const sourced = (env: Record<string, string>, code: string) =>
+  $({ nothrow: true, quiet: true, env: { ...process.env, DD_INSTALL_SCRIPT_LIB: '1', ...env } })`bash -c ${`. "$0"; ${code}`} ${installScript}`
+
+test('DD_AGENT_DIST_CHANNEL picks the repository channel; DD_RPM_REPO_GPGCHECK=0 only the metadata check', async (t) => {
+  const repoFile = async (env: Record<string, string>) => (await sourced(env, 'read_parameters; arch=x86_64; rpm_repo_file rpm ""')).stdout
+  const stable = await repoFile({})
+  t.regex(stable, new RegExp(`/rpm/${product.repository.channel}/7/x86_64/\n`))
+  t.regex(stable, /\ngpgcheck=1\nrepo_gpgcheck=1\n/)
+  t.regex(await repoFile({ DD_AGENT_DIST_CHANNEL: 'beta' }), /\/rpm\/beta\/7\/x86_64\/\n/)
+  t.regex(await repoFile({ DD_RPM_REPO_GPGCHECK: 'false' }), /\ngpgcheck=1\nrepo_gpgcheck=0\n/, 'the packages\' signatures are still checked')
+  const bad = await sourced({ DD_AGENT_DIST_CHANNEL: 'nightly' }, 'read_parameters')
+  t.is(bad.exitCode, 6)
+  t.regex(bad.stderr, /DD_AGENT_DIST_CHANNEL='nightly' is not a channel \(stable or beta\)/)
+  t.is((await sourced({ DD_RPM_REPO_GPGCHECK: 'maybe' }, 'read_parameters')).exitCode, 6)
+})
+
+test('DD_UPGRADE needs a datadog.yaml to keep', async (t) => {
+  // This host (the build machine) has no Agent: the script's datadog.yaml is not there.
+  t.false(existsSync('/etc/datadog-agent/datadog.yaml'), 'precondition: no Agent on this host')
+  const r = await sourced({ DD_UPGRADE: 'true', DD_FIPS_MODE: '1' }, 'read_parameters; install_only=true; check_before_changes')
+  t.is(r.exitCode, 6)
+  t.regex(r.stderr, /DD_UPGRADE keeps the Agent's configuration, and there is no \/etc\/datadog-agent\/datadog\.yaml/)
 })
 
 test('DD_TAGS wins over DD_HOST_TAGS, its older name', async (t) => {
@@ -115,14 +142,15 @@ test.serial('fresh install with DD_FIPS_MODE=1; a re-run succeeds and changes no
   })
 })
 
-test.serial('adds the proxy to an existing Agent without an API key, patching its edited datadog.yaml', async (t) => {
+test.serial('adds the proxy to an existing Agent without an API key, patching its edited datadog.yaml; DD_UPGRADE then upgrades that Agent', async (t) => {
   await withHost(async (h) => {
-    t.is((await h.sh(`curl -fsSL -o /tmp/agent.deb ${REPO_URL}/apt/pool/${AGENT_MAJOR}/d/datadog-agent/datadog-agent_${FIXTURE_AGENT_VERSION}-1_all.deb && dpkg -i /tmp/agent.deb`)).code, 0)
+    const [older] = FIXTURE_AGENT_VERSIONS
+    t.is((await h.sh(`curl -fsSL -o /tmp/agent.deb ${REPO_URL}/apt/pool/${AGENT_MAJOR}/d/datadog-agent/datadog-agent_${older}-1_all.deb && dpkg -i /tmp/agent.deb`)).code, 0)
     const edited = '# my settings\napi_key: existingkey\nsite: ddog-gov.com\nfips:\n  enabled: false\n  local_address: localhost  # keep me\nlogs_enabled: true\n'
     await h.container.exec('cat > /etc/datadog-agent/datadog.yaml && chown dd-agent:dd-agent /etc/datadog-agent/datadog.yaml && chmod 640 /etc/datadog-agent/datadog.yaml', { input: edited })
     const r = await h.install({ DD_FIPS_MODE: '1' })
     t.is(r.code, 0, r.out)
-    t.regex(r.out, /datadog-agent 1:7\.52\.1-1 is installed: keeping it/)
+    t.regex(r.out, new RegExp(`datadog-agent 1:${older.replace(/\./g, '\\.')}-1 is installed: keeping it`))
     const text = (await h.sh('cat /etc/datadog-agent/datadog.yaml')).out
     t.deepEqual(parse(text), { api_key: 'existingkey', site: 'ddog-gov.com', fips: { ...FIPS, local_address: 'localhost' }, logs_enabled: true })
     t.regex(text, /# my settings/)
@@ -130,11 +158,15 @@ test.serial('adds the proxy to an existing Agent without an API key, patching it
     t.is(await statOf(h, '/etc/datadog-agent/datadog.yaml'), 'dd-agent:dd-agent:640', 'owner and mode kept')
     t.is((await h.sh('ls /etc/datadog-agent/datadog.yaml.*.bak | wc -l')).out.trim(), '1', 'a backup was left')
     t.is((await h.sh(`systemctl is-active ${product.name}`)).out.trim(), 'active')
+    // DD_UPGRADE: the Agent is upgraded without an API key, its configuration kept as it is.
+    const upgraded = await h.install({ DD_FIPS_MODE: '1', DD_UPGRADE: 'true' })
+    t.is(upgraded.code, 0, upgraded.out)
+    t.is((await h.sh(AGENT_VERSION)).out, `1:${FIXTURE_AGENT_VERSION}-1`, 'DD_UPGRADE upgrades the Agent')
+    t.is((await h.sh('cat /etc/datadog-agent/datadog.yaml')).out, text, 'and keeps its datadog.yaml')
   })
 })
 
 // The vendor's variables an operator's runbook carries (issue 13, first part).
-const AGENT_VERSION = "dpkg-query -W -f '${Version}' datadog-agent"
 test.serial('DD_AGENT_MINOR_VERSION, DD_HOST_TAGS, DD_URL, then DD_NO_AGENT_INSTALL on that Agent', async (t) => {
   await withHost(async (h) => {
     const [older, newer] = FIXTURE_AGENT_VERSIONS
