@@ -4,11 +4,12 @@
 // refusals, that nothing changed on the host.
 import test from 'ava'
 import { existsSync } from 'node:fs'
+import path from 'node:path'
 import { parse } from 'yaml'
 import { $ } from 'zx'
 import { exampleConfig, liveConfig, loadProduct } from '../scripts/lib/product.ts'
 import { FIXTURE_AGENT_VERSION, FIXTURE_AGENT_VERSIONS } from './fixtures/datadog-agent/fixture-agent.ts'
-import { AGENT_MAJOR, installScript } from './helpers/dist.ts'
+import { AGENT_MAJOR, distPackage, installScript } from './helpers/dist.ts'
 import { type InstallerHost, REPO_PORT, REPO_URL, TEST_API_KEY, fipsInstallEnv, withInstallerHost as withHost } from './helpers/installer-host.ts'
 
 const product = loadProduct()
@@ -196,12 +197,18 @@ test.serial('DD_AGENT_MINOR_VERSION, DD_HOST_TAGS, DD_URL, then DD_NO_AGENT_INST
 
 test.serial('DD_INSTALL_ONLY installs and configures, and starts nothing', async (t) => {
   await withHost(async (h) => {
+    // A live config in place before the install (configuration management does that): the
+    // package's postinst could start the proxy, and must not.
+    const deb = `/srv/repo/apt/pool/${AGENT_MAJOR}/${product.name[0]}/${product.name}/${path.basename(distPackage('deb', 'amd64'))}`
+    t.is((await h.sh(`mkdir -p ${product.paths.configDir} && dpkg-deb --fsys-tarfile ${deb} | tar -xO .${exampleConfig(product)} > ${liveConfig(product)}`)).code, 0)
     const r = await h.install({ ...FIPS_ENV, DD_INSTALL_ONLY: 'true' })
     t.is(r.code, 0, r.out)
     t.deepEqual((await yamlOf(h, '/etc/datadog-agent/datadog.yaml')).fips, FIPS)
     t.is(await statOf(h, liveConfig(product)), `${product.user}:${product.group}:640`)
     t.regex((await h.sh(`systemctl is-active ${product.name}`)).out, /inactive/)
     t.regex(r.out, /nothing was started \(DD_INSTALL_ONLY\)/)
+    t.is((await h.sh('test -e /usr/sbin/policy-rc.d')).code, 1, 'the policy-rc.d of the install is gone')
+    t.regex((await h.sh('systemctl is-active datadog-agent || true')).out, /inactive/)
   })
 })
 
