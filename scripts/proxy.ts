@@ -12,7 +12,9 @@ import { buildProxy, planProxyBuild } from './lib/proxy-build.ts'
 import { cacheDir } from './lib/paths.ts'
 import { loadProduct } from './lib/product.ts'
 import { loadSources } from './lib/sources.ts'
+import { withLock } from './lib/exec.ts'
 import { main } from './lib/main.ts'
+import { buildDir } from './lib/paths.ts'
 import { enforceReleaseGate } from './lib/release-gate.ts'
 
 await main(async () => {
@@ -23,12 +25,15 @@ await main(async () => {
   const plans = archs.map((arch) =>
     planProxyBuild(product, sources, { arch, providerSource: process.env.FIPS_PROVIDER_SOURCE || undefined }),
   )
-  for (const plan of plans) {
-    const out = process.env.PROXY_OUT_DIR ? path.resolve(process.env.PROXY_OUT_DIR, plan.arch.name) : undefined
-    const { outDir, report } = await buildProxy(plan, cacheDir(), out)
-    console.log(
-      `${plan.arch.name}: ${outDir} (haproxy ${report.components.haproxy.version}, openssl ${report.components.openssl.version}, ` +
-        `fips provider ${report.fips_provider.version} ${report.fips_provider.validated ? 'validated' : 'NOT validated'}, glibc floor ${report.glibc.measured_floor})`,
-    )
-  }
+  // One build at a time in build/work/ (a make packages started beside a make proxy clobbered it).
+  await withLock(path.join(buildDir, 'proxy.lock'), 'another make proxy', async () => {
+    for (const plan of plans) {
+      const out = process.env.PROXY_OUT_DIR ? path.resolve(process.env.PROXY_OUT_DIR, plan.arch.name) : undefined
+      const { outDir, report } = await buildProxy(plan, cacheDir(), out)
+      console.log(
+        `${plan.arch.name}: ${outDir} (haproxy ${report.components.haproxy.version}, openssl ${report.components.openssl.version}, ` +
+          `fips provider ${report.fips_provider.version} ${report.fips_provider.validated ? 'validated' : 'NOT validated'}, glibc floor ${report.glibc.measured_floor})`,
+      )
+    }
+  })
 })

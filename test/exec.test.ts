@@ -1,10 +1,12 @@
 // The build-command runner: logs land in the named file even when its directory does not exist yet
-// (a fresh clone has no build/logs/: CI once failed on exactly that), and a failure names the log.
+// (a fresh clone has no build/logs/: CI once failed on exactly that), and a failure names the log;
+// the lock that keeps two proxy builds apart.
 import test from 'ava'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { CommandError, runLogged } from '../scripts/lib/exec.ts'
+import { CommandError, runLogged, withLock } from '../scripts/lib/exec.ts'
 
 test('runLogged creates the log directory and appends the command and its output', async (t) => {
   const root = mkdtempSync(path.join(os.tmpdir(), 'exec-'))
@@ -21,4 +23,18 @@ test('runLogged throws a CommandError naming the exit code and the log', async (
   const log = path.join(root, 'logs', 'fail.log')
   const error = await t.throwsAsync(runLogged(['sh', '-c', 'exit 3'], { cwd: root, log }), { instanceOf: CommandError })
   t.true(error!.message.includes('exit 3') && error!.message.includes(log), error!.message)
+})
+
+// Two proxy builds in one work tree clobbered each other: the second is refused while the first runs.
+test('withLock refuses while a live process holds the lock, takes over a dead one, and releases it', async (t) => {
+  const lock = path.join(mkdtempSync(path.join(os.tmpdir(), 'lock-')), 'build', 'proxy.lock')
+  const holder = spawn('sleep', ['30'])
+  t.teardown(() => holder.kill())
+  mkdirSync(path.dirname(lock), { recursive: true })
+  writeFileSync(lock, String(holder.pid))
+  await t.throwsAsync(withLock(lock, 'another make proxy', async () => 'ran'), { message: `another make proxy is already running (pid ${holder.pid}, lock ${lock}): wait for it to end` })
+  holder.kill()
+  await new Promise((r) => holder.on('exit', r))
+  t.is(await withLock(lock, 'another make proxy', async () => readFileSync(lock, 'utf8')), String(process.pid), 'a dead holder\'s lock is taken over')
+  t.false(existsSync(lock), 'released')
 })

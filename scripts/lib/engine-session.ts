@@ -12,7 +12,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { $ } from 'zx'
 import { dockerAnswers, requestedEngine } from './containers.ts'
-import { formatDuration } from './exec.ts'
+import { formatDuration, processAlive } from './exec.ts'
 import { buildDir, cacheDir } from './paths.ts'
 
 const mountTable = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean)
@@ -90,15 +90,6 @@ async function startDockerd(log: (line: string) => void): Promise<Daemon> {
   }
   await stop()
   throw new Error(`dockerd did not answer on ${host} within 30 s; its output is in ${logFile} (make deps installs docker.io)`)
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
 }
 
 // Runs fn with the engine of MATRIX_ENGINE available (DOCKER_HOST set for fn and its children

@@ -1,6 +1,6 @@
 // Running build commands with their whole output in a log file, and one progress line per step.
 import { spawn } from 'node:child_process'
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import path from 'node:path'
 
 export class CommandError extends Error {}
@@ -26,6 +26,31 @@ export async function runLogged(argv: string[], opts: RunOptions): Promise<void>
     if (code !== 0) throw new CommandError(`'${argv.slice(0, 3).join(' ')} ...' failed (exit ${code}); the full output is in ${opts.log}`)
   } finally {
     closeSync(fd)
+  }
+}
+
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+// Runs fn holding the lock file (its content: our pid). A lock held by a live process is an error
+// naming it (two builds in one work tree clobber each other); a dead holder's lock is taken over.
+export async function withLock<T>(file: string, what: string, fn: () => Promise<T>): Promise<T> {
+  if (existsSync(file)) {
+    const pid = Number(readFileSync(file, 'utf8'))
+    if (pid && pid !== process.pid && processAlive(pid)) throw new Error(`${what} is already running (pid ${pid}, lock ${file}): wait for it to end`)
+  }
+  mkdirSync(path.dirname(file), { recursive: true })
+  writeFileSync(file, String(process.pid))
+  try {
+    return await fn()
+  } finally {
+    rmSync(file, { force: true })
   }
 }
 
