@@ -11,7 +11,7 @@ import { buildPackages, sourceDateEpoch, summaryTable } from './lib/packages.ts'
 import { buildDir, distDir } from './lib/paths.ts'
 import { loadProduct } from './lib/product.ts'
 import { enforceReleaseGate } from './lib/release-gate.ts'
-import { detachSign, signingKey } from './lib/signing.ts'
+import { sign, signingKey } from './lib/signing.ts'
 import { loadSources } from './lib/sources.ts'
 
 await main(async () => {
@@ -20,7 +20,7 @@ await main(async () => {
   await enforceReleaseGate(product, loadSources(), 'make packages')
   const key = await signingKey({ release })
   const packages = await buildPackages({ product, outDir: distDir, sourceDateEpoch: await sourceDateEpoch() })
-  await detachSign(path.join(distDir, 'SHA256SUMS'), key, path.join(buildDir, 'logs', 'packages-sign.log'))
+  await sign(path.join(distDir, 'SHA256SUMS'), key, path.join(buildDir, 'logs', 'packages-sign.log'))
   const installers = writeInstallers(product, { repoUrl: process.env.DD_REPO_URL || product.repository.url, keyFingerprints: [key.fingerprint] }, distDir)
   console.log(`\n${summaryTable(packages)}\n`)
   console.log(`${packages.length} packages, SHA256SUMS (signed: SHA256SUMS.asc), manifest.json and sbom.cdx.json in ${distDir}`)

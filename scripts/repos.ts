@@ -4,7 +4,7 @@
 // requires it), else the throwaway key that `make packages` baked into the install script. RELEASE=1
 // passes the release gate first (scripts/lib/release-gate.ts).
 import path from 'node:path'
-import { loadVariants } from './lib/installer.ts'
+import { repositoryAgentMajor } from './lib/installer.ts'
 import { main } from './lib/main.ts'
 import { Progress } from './lib/exec.ts'
 import { buildDir, distDir } from './lib/paths.ts'
@@ -21,11 +21,7 @@ await main(async () => {
   const manifest = readManifest(distDir)
   const files = (format: string) => manifest.packages.filter((p) => p.format === format).map((p) => path.join(distDir, p.file))
   const key = await signingKey({ release: process.env.RELEASE === '1' })
-  // buildRepos lays out one Agent major (it starts from an empty directory): more would need the
-  // apt components and rpm trees of every major built together.
-  const majors = [...new Set(loadVariants().map((v) => v.agentMajor))]
-  if (majors.length !== 1) throw new Error(`installer/variants.yaml: make repos serves one Agent major, not ${majors.join(', ')}`)
-  const [agentMajor] = majors
+  const agentMajor = repositoryAgentMajor()
   const result = await new Progress('repos').step(`agent ${agentMajor}: apt, rpm, suse`, () =>
     buildRepos({
       product, key, agentMajor,

@@ -73,7 +73,7 @@ const sourced = (env: Record<string, string>, code: string) =>
   $({ nothrow: true, quiet: true, env: { ...process.env, DD_INSTALL_SCRIPT_LIB: '1', ...env } })`bash -c ${`. "$0"; ${code}`} ${installScript}`
 
 test('DD_AGENT_DIST_CHANNEL picks the repository channel; DD_RPM_REPO_GPGCHECK=0 only the metadata check', async (t) => {
-  const repoFile = async (env: Record<string, string>) => (await sourced(env, 'read_parameters; arch=x86_64; rpm_repo_file rpm ""')).stdout
+  const repoFile = async (env: Record<string, string>) => (await sourced(env, 'read_parameters; arch=x86_64; pkg=dnf; rpm_repo_file rpm')).stdout
   const stable = await repoFile({})
   t.regex(stable, new RegExp(`/rpm/${product.repository.channel}/7/x86_64/\n`))
   t.regex(stable, /\ngpgcheck=1\nrepo_gpgcheck=1\n/)

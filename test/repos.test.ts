@@ -8,13 +8,12 @@ import { $ } from 'zx'
 import { loadProduct } from '../scripts/lib/product.ts'
 import { signingKey } from '../scripts/lib/signing.ts'
 import { AGENT_MAJOR } from './helpers/dist.ts'
-import { testRepository, withInstallerHost } from './helpers/installer-host.ts'
+import { servedRpmRepos, testRepository, withInstallerHost } from './helpers/installer-host.ts'
 
 const product = loadProduct()
 const q = { quiet: true, nothrow: true }
 
-const rpmDirs = (served: string) =>
-  ['rpm', 'suse'].flatMap((top) => product.architectures.map((a) => path.join(served, top, product.repository.channel, String(AGENT_MAJOR), a.rpm)))
+const rpmDirs = (served: string) => servedRpmRepos(served, product)
 
 test('every RPM is signed with the release key and rpm -K verifies it; one changed byte breaks it', async (t) => {
   const served = await testRepository()

@@ -7,12 +7,12 @@
 // ends. Either way, the host's mount table must be the one it had before the run: a systemd
 // container once remounted the host's cgroup tmpfs read-only, and nothing else would notice.
 import { spawn } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { $ } from 'zx'
 import { dockerAnswers, requestedEngine } from './containers.ts'
-import { formatDuration, processAlive } from './exec.ts'
+import { formatDuration, withLock } from './exec.ts'
 import { buildDir, cacheDir } from './paths.ts'
 
 const mountTable = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean)
@@ -38,16 +38,9 @@ interface Daemon {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-// dockerd with state of its own; its output goes to build/logs/dockerd.log.
-async function startDockerd(log: (line: string) => void): Promise<Daemon> {
+// dockerd with state of its own on dataRoot; its output goes to build/logs/dockerd.log.
+async function startDockerd(dataRoot: string, log: (line: string) => void): Promise<Daemon> {
   const started = Date.now()
-  const dataRoot = path.join(cacheDir(), 'docker')
-  // A second harness daemon on the same data-root would corrupt it.
-  const lock = path.join(dataRoot, 'harness.pid')
-  if (existsSync(lock)) {
-    const pid = Number(readFileSync(lock, 'utf8'))
-    if (pid && processAlive(pid)) throw new Error(`another harness Docker daemon (pid ${pid}) uses ${dataRoot}: wait for its run to end, or set DOCKER_HOST to it`)
-  }
   mkdirSync(dataRoot, { recursive: true })
   // The socket path must stay short (108 bytes for a unix socket): a temporary directory, not build/.
   const run = mkdtempSync(path.join(os.tmpdir(), 'dd-fips-docker-'))
@@ -56,7 +49,7 @@ async function startDockerd(log: (line: string) => void): Promise<Daemon> {
   mkdirSync(path.dirname(logFile), { recursive: true })
   const fd = openSync(logFile, 'a')
   const child = spawn('dockerd', [
-    '--data-root', dataRoot, '--exec-root', path.join(run, 'exec'), '-H', host, '--pidfile', lock,
+    '--data-root', dataRoot, '--exec-root', path.join(run, 'exec'), '-H', host, '--pidfile', path.join(run, 'docker.pid'),
     '--iptables=false', '--ip-masq=false', '--bridge=none',
   ], { stdio: ['ignore', fd, fd] })
   closeSync(fd)
@@ -92,27 +85,36 @@ async function startDockerd(log: (line: string) => void): Promise<Daemon> {
   throw new Error(`dockerd did not answer on ${host} within 30 s; its output is in ${logFile} (make deps installs docker.io)`)
 }
 
-// Runs fn with the engine of MATRIX_ENGINE available (DOCKER_HOST set for fn and its children
-// when this run started the daemon), then stops what it started, and fails if the host's mount
-// table changed.
-export async function withContainerEngine<T>(fn: () => Promise<T>, log: (line: string) => void = console.error): Promise<T> {
-  const before = mountTable()
-  const daemon = requestedEngine() === 'docker' && !(await dockerAnswers()) ? await startDockerd(log) : undefined
-  const previousHost = process.env.DOCKER_HOST
-  if (daemon) process.env.DOCKER_HOST = daemon.host
-  let failure: unknown
-  let result: T | undefined
-  try {
-    result = await fn()
-  } catch (err) {
-    failure = err
-  } finally {
-    if (daemon) {
+// Runs fn with a dockerd of its own (DOCKER_HOST set for fn and its children, then given back). One
+// such daemon at a time on the data-root: a second one would corrupt it.
+async function withOwnDockerd<T>(fn: () => Promise<T>, log: (line: string) => void): Promise<T> {
+  const dataRoot = path.join(cacheDir(), 'docker')
+  return withLock(path.join(dataRoot, 'harness.lock'), `a harness Docker daemon on ${dataRoot}`, async () => {
+    const daemon = await startDockerd(dataRoot, log)
+    const previousHost = process.env.DOCKER_HOST
+    process.env.DOCKER_HOST = daemon.host
+    try {
+      return await fn()
+    } finally {
       await daemon.stop()
       if (previousHost === undefined) delete process.env.DOCKER_HOST
       else process.env.DOCKER_HOST = previousHost
       log('[engine] dockerd stopped')
     }
+  })
+}
+
+// Runs fn with the engine of MATRIX_ENGINE available (DOCKER_HOST set for fn and its children
+// when this run started the daemon), then stops what it started, and fails if the host's mount
+// table changed.
+export async function withContainerEngine<T>(fn: () => Promise<T>, log: (line: string) => void = console.error): Promise<T> {
+  const before = mountTable()
+  let failure: unknown
+  let result: T | undefined
+  try {
+    result = requestedEngine() === 'docker' && !(await dockerAnswers()) ? await withOwnDockerd(fn, log) : await fn()
+  } catch (err) {
+    failure = err
   }
   const changes = mountTableChanges(before, mountTable())
   if (changes.length) {

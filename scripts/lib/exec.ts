@@ -29,7 +29,7 @@ export async function runLogged(argv: string[], opts: RunOptions): Promise<void>
   }
 }
 
-export function processAlive(pid: number): boolean {
+function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true

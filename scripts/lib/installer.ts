@@ -22,6 +22,14 @@ export function loadVariants(file = path.join(INSTALLER, 'variants.yaml')): Vari
   return f.list('variants').map((v) => ({ name: v.str('name', /^install_script_[a-z0-9_]+\.sh$/), agentMajor: v.int('agent_major', 6, 99) }))
 }
 
+// The one Agent major the variants install, which make repos serves (buildRepos lays out one: more
+// would need the apt components and rpm trees of every major built together).
+export function repositoryAgentMajor(): number {
+  const majors = [...new Set(loadVariants().map((v) => v.agentMajor))]
+  if (majors.length !== 1) throw new Error(`installer/variants.yaml: make repos serves one Agent major, not ${majors.join(', ')}`)
+  return majors[0]
+}
+
 export interface InstallerRelease {
   // Repository base URL baked in as the default (DD_REPO_URL overrides it on a host).
   repoUrl: string

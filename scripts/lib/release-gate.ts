@@ -4,10 +4,11 @@
 // real repository URL, a clean git tree (what is released is a commit), and a version that the
 // target repository does not carry yet.
 import { $ } from 'zx'
-import { loadVariants } from './installer.ts'
-import { packageVersions } from './version.ts'
+import { repositoryAgentMajor } from './installer.ts'
+import { packageVersion } from './packages.ts'
 import type { Product } from './product.ts'
 import { repoRoot } from './paths.ts'
+import { rpmRepoPath } from './repo.ts'
 import type { SourcesConfig } from './sources.ts'
 
 export interface GateInput {
@@ -40,10 +41,9 @@ async function httpStatus(url: string): Promise<number | string> {
 // version was released already (a repository never replaces a published package).
 function publishedRpmUrl(input: GateInput): string {
   const { product } = input
-  const [major] = [...new Set(loadVariants().map((v) => v.agentMajor))]
-  const v = packageVersions(product.version, product.release)
   const arch = product.architectures[0].rpm
-  return `${input.repoUrl.replace(/\/$/, '')}/rpm/${product.repository.channel}/${major}/${arch}/${product.name}-${v.rpmVersion}-${v.rpmRelease}.${arch}.rpm`
+  const file = `${product.name}-${packageVersion(product, product.packages.find((f) => f.id === 'rpm-rhel')!)}.${arch}.rpm`
+  return `${input.repoUrl.replace(/\/$/, '')}/${rpmRepoPath(product, 'rhel', repositoryAgentMajor(), arch)}/${file}`
 }
 
 export async function releaseProblems(input: GateInput): Promise<string[]> {

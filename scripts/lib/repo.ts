@@ -9,7 +9,7 @@ import path from 'node:path'
 import { $ } from 'zx'
 import { runLogged } from './exec.ts'
 import type { Product } from './product.ts'
-import { type SigningKey, detachSign } from './signing.ts'
+import { type SigningKey, sign } from './signing.ts'
 
 export interface RepoInput {
   product: Product
@@ -38,7 +38,6 @@ async function aptRepo(input: RepoInput): Promise<string> {
   const out = path.join(input.outDir, 'apt')
   const component = String(input.agentMajor)
   const suite = product.repository.channel
-  const run = (argv: string[], cwd = out) => runLogged(argv, { cwd, env: gpgEnv(key), log: input.log })
   // pool/<component>/<first letter>/<package>/<file>, as Debian lays out its archive.
   for (const deb of input.debs) {
     const name = (await $({ quiet: true })`dpkg-deb --field ${deb} Package`).stdout.trim()
@@ -54,18 +53,18 @@ async function aptRepo(input: RepoInput): Promise<string> {
     // Paths in the index are relative to the repository root; arch: all packages are in every index.
     const index = (await $({ quiet: true, cwd: out })`apt-ftparchive --arch ${arch} packages ${path.join('pool', component)}`).stdout
     writeFileSync(path.join(dir, 'Packages'), index)
-    await run(['gzip', '-9nkf', path.join(dir, 'Packages')])
+    await runLogged(['gzip', '-9nkf', 'Packages'], { cwd: dir, log: input.log })
   }
-  const release = (await $({ quiet: true, cwd: dists })`apt-ftparchive ${[
+  const releaseIndex = (await $({ quiet: true, cwd: dists })`apt-ftparchive ${[
     '-o', `APT::FTPArchive::Release::Origin=${product.vendor}`, '-o', `APT::FTPArchive::Release::Label=${product.name}`,
     '-o', `APT::FTPArchive::Release::Suite=${suite}`, '-o', `APT::FTPArchive::Release::Codename=${suite}`,
     '-o', `APT::FTPArchive::Release::Components=${component}`, '-o', `APT::FTPArchive::Release::Architectures=${archs.join(' ')}`,
     '-o', `APT::FTPArchive::Release::Description=${product.summary}`,
   ]} release .`).stdout
-  writeFileSync(path.join(dists, 'Release'), release)
-  const sign = ['gpg', '--batch', '--yes', '--local-user', key.fingerprint, '--digest-algo', 'SHA256']
-  await run([...sign, '--clearsign', '--output', 'InRelease', 'Release'], dists)
-  await run([...sign, '--armor', '--detach-sign', '--output', 'Release.gpg', 'Release'], dists)
+  writeFileSync(path.join(dists, 'Release'), releaseIndex)
+  const release = path.join(dists, 'Release')
+  await sign(release, key, input.log, { clear: true, output: path.join(dists, 'InRelease') })
+  await sign(release, key, input.log, { output: path.join(dists, 'Release.gpg') })
   return out
 }
 
@@ -84,9 +83,13 @@ async function signRpm(file: string, key: SigningKey, log: string): Promise<void
   ], { cwd: path.dirname(file), env: gpgEnv(key), log })
 }
 
+// A flavour's RPM repository of one architecture, relative to the repository root.
+export function rpmRepoPath(product: Product, flavour: 'rhel' | 'suse', agentMajor: number, arch: string): string {
+  return path.join(flavour === 'rhel' ? 'rpm' : 'suse', product.repository.channel, String(agentMajor), arch)
+}
+
 async function rpmRepos(input: RepoInput, flavour: 'rhel' | 'suse'): Promise<string[]> {
   const { product, key } = input
-  const top = flavour === 'rhel' ? 'rpm' : 'suse'
   const byArch = new Map<string, string[]>()
   for (const file of input.rpms[flavour]) {
     const arch = await rpmArch(file)
@@ -95,7 +98,7 @@ async function rpmRepos(input: RepoInput, flavour: 'rhel' | 'suse'): Promise<str
   }
   const dirs: string[] = []
   for (const [arch, files] of byArch) {
-    const dir = path.join(input.outDir, top, product.repository.channel, String(input.agentMajor), arch)
+    const dir = path.join(input.outDir, rpmRepoPath(product, flavour, input.agentMajor, arch))
     mkdirSync(dir, { recursive: true })
     for (const file of files) {
       const dest = path.join(dir, path.basename(file))
@@ -114,7 +117,7 @@ export async function writeRpmMetadata(dir: string, key: SigningKey, log: string
   // gzip metadata: RHEL 7's yum cannot read the default zstd/xz.
   await runLogged(['createrepo_c', '--general-compress-type=gz', '--database', dir], { cwd: dir, env: gpgEnv(key), log })
   const repomd = path.join(dir, 'repodata', 'repomd.xml')
-  await detachSign(repomd, key, log)
+  await sign(repomd, key, log)
   writeFileSync(`${repomd}.key`, key.publicKey)
 }
 

@@ -46,9 +46,12 @@ export async function signingKey(opts: { release?: boolean; dir?: string } = {})
   return { gnupgHome: home, fingerprint: fingerprints[0], publicKey, throwaway: !keyFile }
 }
 
-// A detached, armored signature of file, written to <file>.asc (SHA-256, the key's primary key).
-export async function detachSign(file: string, key: SigningKey, log: string): Promise<string> {
-  await runLogged(['gpg', '--batch', '--yes', '--local-user', key.fingerprint, '--digest-algo', 'SHA256', '--armor', '--detach-sign', file],
-    { cwd: path.dirname(file), env: { ...process.env, GNUPGHOME: key.gnupgHome }, log })
-  return `${file}.asc`
+// A signature of file by the key (SHA-256, its primary key), armored: detached (default output
+// <file>.asc), or the file itself clear-signed (apt's InRelease).
+export async function sign(file: string, key: SigningKey, log: string, opts: { clear?: boolean; output?: string } = {}): Promise<string> {
+  const output = opts.output ?? `${file}.asc`
+  await runLogged(['gpg', '--batch', '--yes', '--local-user', key.fingerprint, '--digest-algo', 'SHA256', '--armor',
+    opts.clear ? '--clearsign' : '--detach-sign', '--output', output, file],
+  { cwd: path.dirname(file), env: { ...process.env, GNUPGHOME: key.gnupgHome }, log })
+  return output
 }

@@ -8,7 +8,7 @@ import path from 'node:path'
 import { importImage, startSystemd, type Container } from '../../scripts/lib/containers.ts'
 import { cacheDir, distDir } from '../../scripts/lib/paths.ts'
 import { type Product, loadProduct } from '../../scripts/lib/product.ts'
-import { buildRepos } from '../../scripts/lib/repo.ts'
+import { buildRepos, rpmRepoPath } from '../../scripts/lib/repo.ts'
 import { debianRootfsTarball } from '../../scripts/lib/rootfs.ts'
 import { signingKey } from '../../scripts/lib/signing.ts'
 import { buildFixtureAgent } from '../fixtures/datadog-agent/fixture-agent.ts'
@@ -56,6 +56,10 @@ export async function servedTree(packagesOf: (format: string) => string[]): Prom
 // value a check compares; `err` is the engine client's stderr: the command's stderr and any noise
 // of the engine (a podman warning once became 13 wrong values), for logs and failure messages.
 export interface ShResult { code: number; out: string; err: string }
+
+// The RPM repositories of a served tree: both flavours, every architecture.
+export const servedRpmRepos = (served: string, p: Product) =>
+  (['rhel', 'suse'] as const).flatMap((flavour) => p.architectures.map((a) => path.join(served, rpmRepoPath(p, flavour, AGENT_MAJOR, a.rpm))))
 
 export interface InstallerHost {
   container: Container

@@ -67,7 +67,7 @@ interface Sources {
 async function installRow(t: Check, ctx: Context, h: InstallerHost, format: PackageFormat, pf: Platform): Promise<void> {
   const p = ctx.product
   if (ctx.beforeInstall) await h.sh(ctx.beforeInstall)
-  if (pf.refusals) await tamperedRefused(t, p, h, pf.refusals, pf.manager)
+  if (pf.refusals) await tamperedRefused(t, p, h, pf)
   const first = await h.install(fipsInstallEnv(p))
   // On failure the report carries the end of the script's output.
   t.is(first.code === 0 ? 'exit 0' : `exit ${first.code}: ${lastLines(first.out)}`, 'exit 0', 'the one-line install exits 0')
@@ -138,7 +138,8 @@ const lastLines = (out: string) => out.trim().split('\n').slice(-6).join(' / ')
 
 // Served trees that were altered (tampered.ts): the package manager refuses each, through the
 // install script, and installs nothing, neither the proxy nor the Agent of the same transaction.
-async function tamperedRefused(t: Check, p: Product, h: InstallerHost, refusals: NonNullable<Platform['refusals']>, manager: string): Promise<void> {
+async function tamperedRefused(t: Check, p: Product, h: InstallerHost, pf: Platform): Promise<void> {
+  const refusals = pf.refusals!
   for (const [tree, what, reason] of [
     [TAMPERED_TREES.metadata, 'a repomd.xml altered after signing', refusals.metadata],
     [TAMPERED_TREES.rpm, `a ${p.name} RPM altered in a signed repository`, refusals.rpm],
@@ -146,8 +147,8 @@ async function tamperedRefused(t: Check, p: Product, h: InstallerHost, refusals:
     await h.serve(`/srv/${tree}`)
     const r = await h.install(fipsInstallEnv(p))
     t.is(r.code === 0 ? 'exit 0' : 'refused', 'refused', `${what} is refused: the install fails`)
-    t.regex(r.out, reason, `${what}: ${manager} says why`)
-    t.is((await h.sh(`rpm -q --qf '%{NAME}\\n' datadog-agent ${p.name} | grep -v 'not installed' || true`)).out, '', `${what}: nothing is installed`)
+    t.regex(r.out, reason, `${what}: ${pf.manager} says why`)
+    t.is((await h.sh(`${pf.version('datadog-agent')}; ${pf.version(p.name)}`)).out, '', `${what}: nothing is installed`)
   }
   await h.serve('/srv/repo')
 }

@@ -11,23 +11,9 @@ import { buildDir } from '../../scripts/lib/paths.ts'
 import type { Product } from '../../scripts/lib/product.ts'
 import { writeRpmMetadata } from '../../scripts/lib/repo.ts'
 import { signingKey } from '../../scripts/lib/signing.ts'
+import { servedRpmRepos } from '../helpers/installer-host.ts'
 
 export interface TamperedTrees { metadata: string; rpm: string }
-
-// The RPM repositories of a served tree (rpm/... and suse/..., one per architecture).
-function rpmRepositories(served: string): string[] {
-  const found: string[] = []
-  const walk = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      if (!e.isDirectory()) continue
-      const sub = path.join(dir, e.name)
-      if (e.name === 'repodata') found.push(dir)
-      else walk(sub)
-    }
-  }
-  for (const top of ['rpm', 'suse']) walk(path.join(served, top))
-  return found
-}
 
 const copyOf = (served: string, what: string) => {
   const dir = path.join(mkdtempSync(path.join(os.tmpdir(), `tampered-${what}-`)), 'served')
@@ -37,13 +23,13 @@ const copyOf = (served: string, what: string) => {
 
 export async function tamperedTrees(served: string, product: Product): Promise<TamperedTrees> {
   const metadata = copyOf(served, 'metadata')
-  for (const repo of rpmRepositories(metadata)) {
+  for (const repo of servedRpmRepos(metadata, product)) {
     const repomd = path.join(repo, 'repodata', 'repomd.xml')
     writeFileSync(repomd, `${readFileSync(repomd, 'utf8')}<!-- tampered -->\n`)
   }
   const rpm = copyOf(served, 'rpm')
   const key = await signingKey()
-  for (const repo of rpmRepositories(rpm)) {
+  for (const repo of servedRpmRepos(rpm, product)) {
     for (const file of readdirSync(repo).filter((f) => f.startsWith(`${product.name}-`) && f.endsWith('.rpm'))) {
       const bytes = readFileSync(path.join(repo, file))
       bytes[bytes.length - 1000] ^= 0xff
