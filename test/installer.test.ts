@@ -19,6 +19,9 @@ const FIPS_ENV = fipsInstallEnv(product)
 const yamlOf = async (h: InstallerHost, file: string) => parse((await h.sh(`cat ${file}`)).out)
 const statOf = async (h: InstallerHost, file: string) => (await h.sh(`stat -c %U:%G:%a ${file}`)).out.trim()
 const AGENT_VERSION = "dpkg-query -W -f '${Version}' datadog-agent"
+// These hosts are Debian: the deb's environment file.
+const ENV_FILE = product.packages.find((f) => f.kind === 'deb')!.envFile
+const mainPid = async (h: InstallerHost, unit: string) => (await h.sh(`systemctl show -p MainPID --value ${unit}`)).out.trim()
 
 // Without a container: the script's functions, sourced on this host (which has rpm, with an empty
 // database). An Agent rpm hosts lack must read as not installed, or the script would skip installing it.
@@ -122,6 +125,11 @@ test.serial('fresh install with DD_FIPS_MODE=1; a re-run succeeds and changes no
     const config = await yamlOf(h, '/etc/datadog-agent/datadog.yaml')
     t.deepEqual(config.fips, FIPS)
     t.is(config.api_key, TEST_API_KEY)
+    // Made from the FIXTURE example, which has the real file's shape (every setting commented, the
+    // commented `# fips:` section): only the key and the fips block are set, every comment kept.
+    t.deepEqual(Object.keys(config).sort(), ['api_key', 'fips'])
+    const example = (await h.sh('grep -c "^ *#" /etc/datadog-agent/datadog.yaml.example')).out
+    t.is((await h.sh('grep -c "^ *#" /etc/datadog-agent/datadog.yaml')).out, String(Number(example) + 1) + '\n', 'every comment of the example kept, plus the one before the fips block')
     t.is(await statOf(h, '/etc/datadog-agent/datadog.yaml'), 'dd-agent:dd-agent:640')
     t.true((await h.sh(`test -s ${product.paths.embedded}/ssl/fipsmodule.cnf`)).code === 0, 'fipsmodule.cnf generated on this host')
     t.is((await h.sh(`systemctl is-active ${product.name} datadog-agent`)).out.trim(), 'active\nactive')
@@ -129,6 +137,7 @@ test.serial('fresh install with DD_FIPS_MODE=1; a re-run succeeds and changes no
     const listening = (await h.sh(`ss -ltnH | awk '{print $4}' | sort`)).out.trim().split('\n').filter((a) => a !== `127.0.0.1:${REPO_PORT}`)
     t.deepEqual(listening.sort(), product.ports.services.map((s) => `127.0.0.1:${s.port}`).sort(), 'the whole range, on loopback only')
     t.regex((await h.sh(`cat ${product.paths.configDir}/install_info`)).out, /tool_version: install_script_agent7/)
+    t.is((await h.sh(`grep -v '^#' ${ENV_FILE}`)).out, `DD_FIPS_PORT_RANGE_START=${product.ports.rangeStart}\n`, 'the service environment names the default range')
     t.regex(first.out, /datadog-agent diagnose/)
     t.regex(first.out, new RegExp(`journalctl -u ${product.name}`))
 
@@ -195,6 +204,55 @@ test.serial('DD_AGENT_MINOR_VERSION, DD_HOST_TAGS, DD_URL, then DD_NO_AGENT_INST
   })
 })
 
+// DD_FIPS_PORT_RANGE_START: the proxy's listeners and the Agent's fips.port_range_start move together.
+test.serial('DD_FIPS_PORT_RANGE_START moves the proxy and the Agent together; the same range changes nothing; a busy port in a new range is refused', async (t) => {
+  await withHost(async (h) => {
+    const listeners = async () => (await h.sh(`ss -ltnH | awk '{print $4}' | sort`)).out.trim().split('\n').filter((a) => a !== `127.0.0.1:${REPO_PORT}`).sort()
+    const range = (start: number) => product.ports.services.map((s) => `127.0.0.1:${start + s.offset}`).sort()
+    const metricsOffset = product.ports.services.find((s) => s.name === 'metrics')!.offset
+    const moved = product.ports.rangeStart + 1000
+    const first = await h.install({ ...FIPS_ENV, DD_FIPS_PORT_RANGE_START: String(moved) })
+    t.is(first.code, 0, first.out)
+    t.is((await h.sh(`grep -v '^#' ${ENV_FILE}`)).out, `DD_FIPS_PORT_RANGE_START=${moved}\n`)
+    t.deepEqual((await yamlOf(h, '/etc/datadog-agent/datadog.yaml')).fips, { ...FIPS, port_range_start: moved })
+    t.deepEqual(await listeners(), range(moved), `the whole range from ${moved}, and nothing on the default one`)
+    t.regex((await h.sh(`curl -s http://127.0.0.1:${moved + metricsOffset}/`)).out, /No server is available/, 'HAProxy relays on the moved metrics port')
+    t.regex(first.out, new RegExp(`ports ${moved}-${moved + product.ports.rangeSize - 1}, set in ${ENV_FILE}`))
+
+    // The same range, given again or not given (the host's range is kept): nothing changes.
+    const pids = [await mainPid(h, product.name), await mainPid(h, 'datadog-agent')]
+    for (const env of [{ ...FIPS_ENV, DD_FIPS_PORT_RANGE_START: String(moved) }, FIPS_ENV]) {
+      await h.mark()
+      const again = await h.install(env)
+      t.is(again.code, 0, again.out)
+      t.deepEqual(await h.changedSinceMark(), [], 'a re-run on the same range changes no file')
+      t.deepEqual([await mainPid(h, product.name), await mainPid(h, 'datadog-agent')], pids, 'and restarts nothing')
+    }
+
+    // Another range with a busy port: refused, naming the port and its holder; nothing changed.
+    const next = moved + 1000
+    await h.sh(`busybox httpd -p 127.0.0.1:${next + 7} -h /tmp`)
+    await h.mark()
+    const busy = await h.install({ ...FIPS_ENV, DD_FIPS_PORT_RANGE_START: String(next) })
+    t.is(busy.code, 1, busy.out)
+    t.regex(busy.out, new RegExp(`port ${next + 7} is in use by \\d+/busybox`))
+    t.regex(busy.out, /or choose other ports with DD_FIPS_PORT_RANGE_START/)
+    t.deepEqual(await h.changedSinceMark(), [], 'the refused move changed nothing')
+    t.deepEqual(await listeners(), [...range(moved), `127.0.0.1:${next + 7}`].sort(), 'the proxy still on its range')
+
+    // Once free: both sides move, and both services restart on it.
+    await h.sh(`pkill -f '^busybox httpd -p 127.0.0.1:${next + 7}'`)
+    const move = await h.install({ ...FIPS_ENV, DD_FIPS_PORT_RANGE_START: String(next) })
+    t.is(move.code, 0, move.out)
+    t.regex(move.out, new RegExp(`moving ${product.name} from ports ${moved}-\\d+ to ${next}-`))
+    t.deepEqual((await yamlOf(h, '/etc/datadog-agent/datadog.yaml')).fips, { ...FIPS, port_range_start: next })
+    t.deepEqual(await listeners(), range(next))
+    const after = [await mainPid(h, product.name), await mainPid(h, 'datadog-agent')]
+    t.not(after[0], pids[0], 'the proxy restarted')
+    t.not(after[1], pids[1], 'the Agent restarted')
+  })
+})
+
 test.serial('DD_INSTALL_ONLY installs and configures, and starts nothing', async (t) => {
   await withHost(async (h) => {
     // A live config in place before the install (configuration management does that): the
@@ -228,6 +286,10 @@ test.serial('bad input is refused with its exit code before anything changes', a
     const tooOld = product.agentMinVersion.minor - 1
     await refused('an Agent older than the proxy needs', { ...FIPS_ENV, DD_AGENT_MINOR_VERSION: `${tooOld}.0` }, 6, new RegExp(`needs Agent 7\\.${product.agentMinVersion.minor} or later; DD_AGENT_MINOR_VERSION=${tooOld}\\.0`))
     await refused('DD_NO_AGENT_INSTALL without FIPS mode', { DD_API_KEY: TEST_API_KEY, DD_NO_AGENT_INSTALL: '1' }, 6, /DD_NO_AGENT_INSTALL without DD_FIPS_MODE leaves nothing to install/)
+    await refused('DD_FIPS_PORT_RANGE_START without FIPS mode', { DD_API_KEY: TEST_API_KEY, DD_FIPS_PORT_RANGE_START: '10803' }, 6, /DD_FIPS_PORT_RANGE_START is the FIPS proxy's port range: it needs DD_FIPS_MODE/)
+    for (const bad of ['abc', '80', '09803', String(65536 - product.ports.rangeSize + 1)]) {
+      await refused(`DD_FIPS_PORT_RANGE_START=${bad}`, { ...FIPS_ENV, DD_FIPS_PORT_RANGE_START: bad }, 6, new RegExp(`DD_FIPS_PORT_RANGE_START='${bad}' is not a port from 1024 to ${65536 - product.ports.rangeSize}`))
+    }
 
     // A port of the range held by another program: named in the error.
     await h.sh(`busybox httpd -p 127.0.0.1:${product.ports.rangeStart + 3} -h /tmp`)

@@ -6,7 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { $ } from 'zx'
 import { distDir, repoRoot } from '../scripts/lib/paths.ts'
-import { exampleConfig, liveConfig, loadProduct } from '../scripts/lib/product.ts'
+import { exampleConfig, fipsinstallPath, liveConfig, loadProduct, portVariable, runHaproxyPath } from '../scripts/lib/product.ts'
 import { sha256File } from '../scripts/lib/sources.ts'
 import { distPackage, manifest } from './helpers/dist.ts'
 import { ProxyTree } from './helpers/proxy-tree.ts'
@@ -63,7 +63,8 @@ for (const format of product.packages) {
         [`${E}/lib/libcrypto.so.3`]: libMode,
         [`${E}/lib/ossl-modules/fips.so`]: libMode,
         [`${E}/ssl/openssl.cnf`]: '-rw-r--r--',
-        [`${product.paths.prefix}/bin/fipsinstall`]: '-rwxr-xr-x',
+        [fipsinstallPath(product)]: '-rwxr-xr-x',
+        [runHaproxyPath(product)]: '-rwxr-xr-x',
         [exampleConfig(product)]: '-rw-r--r--',
         [`${format.unitDir}/${product.name}.service`]: '-rw-r--r--',
         [`/usr/share/doc/${product.name}/copyright`]: '-rw-r--r--',
@@ -128,13 +129,13 @@ test('rpmlint: zero errors on every .rpm (filters in packaging/rpmlint.toml, eac
   }
 })
 
-test('shellcheck: every maintainer script, fipsinstall and the rendered functions are clean', async (t) => {
+test('shellcheck: every maintainer script, fipsinstall, run-haproxy and the rendered functions are clean', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'scripts-'))
   const deb = distPackage('deb', archsOf('deb')[0])
   await $(q)`dpkg-deb -e ${deb} ${path.join(dir, 'deb')}`
   const files = ['postinst', 'prerm', 'postrm'].map((s) => path.join(dir, 'deb', s))
   await $(q)`dpkg-deb -x ${deb} ${path.join(dir, 'root')}`
-  files.push(path.join(dir, 'root', product.paths.prefix, 'bin', 'fipsinstall'))
+  files.push(path.join(dir, 'root', fipsinstallPath(product)), path.join(dir, 'root', runHaproxyPath(product)))
   // rpm scriptlets run with /bin/sh: split them out of `rpm --scripts` and check each as sh.
   for (const format of product.packages.filter((p) => p.kind === 'rpm')) {
     const out = (await $(q)`rpm -qp --scripts ${distPackage(format.id, archsOf('rpm')[0])}`).stdout
@@ -144,7 +145,7 @@ test('shellcheck: every maintainer script, fipsinstall and the rendered function
       files.push(f)
     }
   }
-  t.true(files.length >= 12, `${files.length} scripts`)
+  t.true(files.length >= 13, `${files.length} scripts`)
   const r = await $({ nothrow: true, quiet: true })`shellcheck -s sh ${files}`
   t.is(r.exitCode, 0, r.stdout)
 })
@@ -178,7 +179,9 @@ test('the example config of every package passes haproxy -c and binds only loopb
     const cfg = readFileSync(path.join(root, exampleConfig(product)), 'utf8')
     t.true(cfg.includes(`ca-file ${format.caBundle}`), `${format.id} verifies against ${format.caBundle}`)
     const binds = [...cfg.matchAll(/^\s*bind (\S+)/gm)].map((m) => m[1])
-    t.deepEqual(binds, product.ports.services.map((s) => `"\${DD_FIPS_LOCAL_ADDRESS}:${s.port}"`))
+    // Each listener on its port's variable (run-haproxy sets them), preset to the default range.
+    t.deepEqual(binds, product.ports.services.map((s) => `"\${DD_FIPS_LOCAL_ADDRESS}:\${${portVariable(s)}}"`))
+    t.deepEqual([...cfg.matchAll(/^\s*presetenv (DD_FIPS_PORT_\w+) (\d+)$/gm)].map((m) => [m[1], Number(m[2])]), product.ports.services.map((s) => [portVariable(s), s.port]))
     t.regex(cfg, /presetenv DD_FIPS_LOCAL_ADDRESS 127\.0\.0\.1/)
     for (const s of product.ports.services.filter((s) => s.kind === 'relay')) t.regex(cfg, new RegExp(`${s.upstream}:443 sni str\\(${s.upstream}\\) verifyhost ${s.upstream}`))
     // This host is Debian: check the other families' files against its CA bundle.
@@ -187,4 +190,20 @@ test('the example config of every package passes haproxy -c and binds only loopb
     const check = await tree.run('sbin/haproxy', ['-c', '-f', local], env)
     t.is(check.exitCode, 0, `${format.id}: ${check.stdout}${check.stderr}`)
   }
+})
+
+test('run-haproxy refuses a port range start it cannot use, before HAProxy starts', async (t) => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'run-haproxy-'))
+  await $(q)`dpkg-deb -x ${distPackage('deb', archsOf('deb')[0])} ${root}`
+  const launcher = path.join(root, runHaproxyPath(product))
+  const maxStart = 65536 - product.ports.rangeSize
+  for (const value of ['abc', '09803', '1023', String(maxStart + 1), '123456', '-1']) {
+    const r = await $({ nothrow: true, quiet: true, env: { ...process.env, DD_FIPS_PORT_RANGE_START: value } })`sh ${launcher} -v`
+    t.is(r.exitCode, 2, value)
+    t.is(r.stderr, `${product.name}: DD_FIPS_PORT_RANGE_START='${value}' is not a port from 1024 to ${maxStart} (the range has ${product.ports.rangeSize} ports)\n`, value)
+  }
+  // A valid start gets as far as HAProxy, which this host has not at its install path.
+  const ok = await $({ nothrow: true, quiet: true, env: { ...process.env, DD_FIPS_PORT_RANGE_START: String(maxStart) } })`sh ${launcher} -v`
+  t.not(ok.exitCode, 2, ok.stderr)
+  t.regex(ok.stderr, new RegExp(`${product.paths.embedded}/sbin/haproxy: not found`))
 })

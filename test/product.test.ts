@@ -32,7 +32,7 @@ const badFields: [string, (d: any) => void, RegExp][] = [
   ['release iteration zero', (d) => (d.release.iteration = 0), /release\.iteration: 0 is outside 1\.\.9999/],
   ['relative prefix', (d) => (d.paths.prefix = 'opt/x'), /paths\.prefix: 'opt\/x' does not match/],
   ['port range start not a number', (d) => (d.ports.range_start = '9803'), /ports\.range_start: expected an integer, got string "9803"/],
-  ['port out of range', (d) => (d.ports.range_start = 70000), /ports\.range_start: 70000 is outside 1024\.\.65535/],
+  ['port out of range', (d) => (d.ports.range_start = 70000), /ports\.range_start: 70000 is outside 1024\.\.65520/],
   ['service count differs from range size', (d) => d.ports.services.pop(), /ports\.services: 15 services for ports\.range_size 16/],
   ['offset gap', (d) => (d.ports.services[5].offset = 6), /ports\.services\[5\]\.offset: expected 5/],
   ['upstream outside the site', (d) => (d.ports.services[1].upstream = 'intake.datadoghq.com'), /ports\.services\[1\]\.upstream: 'intake\.datadoghq\.com' is not a host in the site ddog-gov\.com/],

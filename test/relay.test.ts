@@ -121,6 +121,22 @@ test.serial('keep-alive: five requests on one agent connection reuse the upstrea
   t.true(connections.size <= 2, `${connections.size} upstream TLS connections carried 5 requests`)
 })
 
+// DD_FIPS_PORT_RANGE_START, as the unit's environment file or a container sets it: every
+// listener moves by the same offset, and each relay still reaches its own upstream.
+test('a moved range (DD_FIPS_PORT_RANGE_START) moves every listener, and each relays to its upstream', async (t) => {
+  const start = product.ports.rangeStart + 1000
+  const moved = await RelayLab.start(product, { id: 7, intake: { cert: await leaf('moved') }, ca: pki.ca, caBundle, portRangeStart: start })
+  labs.push(moved)
+  await moved.waitForResolution()
+  t.deepEqual([...await moved.listeners()].sort(), product.ports.services.map((s) => `${moved.address}:${start + s.offset}`).sort())
+  for (const service of relays) {
+    const requestPath = `/fixture/moved-${service.name}`
+    const reply = await moved.send(start + service.offset, { path: requestPath, body: randomBytes(1024) })
+    t.is(reply.status, 202, `${service.name}: ${reply.body}`)
+    t.like(recordFor(t, moved, requestPath), { sni: service.upstream, host: service.upstream })
+  }
+})
+
 // Each case: an intake the proxy must not trust. The request gets 503, nothing reaches the intake
 // over HTTP, and the intake saw the handshake fail for the reason of the case.
 const refusals: { name: string; id: number; intake: () => Promise<LabOptions['intake']>; handshake: RegExp }[] = [

@@ -14,7 +14,8 @@ import { rng } from './helpers/rng.ts'
 import { loadProduct } from '../scripts/lib/product.ts'
 
 const product = loadProduct()
-const PORT = product.ports.rangeStart
+// A moved range (DD_FIPS_PORT_RANGE_START), so that the port written is the one given.
+const PORT = product.ports.rangeStart + 1000
 const SCRIPT = installScript
 const MANAGED = ['enabled', 'https', 'port_range_start']
 const work = mkdtempSync(path.join(os.tmpdir(), 'yaml-patch-'))
@@ -30,7 +31,7 @@ let counter = 0
 async function patch(input: string, awk = 'mawk') {
   const file = path.join(work, `in-${counter++}.yaml`)
   writeFileSync(file, input)
-  const r = await $({ nothrow: true, quiet: true, env: { ...process.env, PATH: `${path.join(work, awk)}:${process.env.PATH}`, DD_INSTALL_SCRIPT_LIB: '1' } })`bash -c ${'. "$0"; fips_yaml_patch "$1"'} ${SCRIPT} ${file}`
+  const r = await $({ nothrow: true, quiet: true, env: { ...process.env, PATH: `${path.join(work, awk)}:${process.env.PATH}`, DD_INSTALL_SCRIPT_LIB: '1' } })`bash -c ${'. "$0"; port_start=$2; fips_yaml_patch "$1"'} ${SCRIPT} ${file} ${PORT}`
   return { code: r.exitCode, out: r.stdout, err: r.stderr, unchanged: readFileSync(file, 'utf8') === input }
 }
 

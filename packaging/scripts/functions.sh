@@ -39,3 +39,10 @@ systemd_running() {
 upstart_running() {
     ! systemd_running && command -v initctl >/dev/null 2>&1 && initctl version 2>/dev/null | grep -q upstart
 }
+
+# True if $1 can start the proxy's port range (DD_FIPS_PORT_RANGE_START): digits without a leading
+# zero (the shell would read octal), @PORT_MIN@ (no privileged port: the proxy is @USER@) to @PORT_MAX_START@.
+valid_port_start() {
+    case "$1" in "" | 0* | *[!0-9]* | ??????*) return 1 ;; esac
+    [ "$1" -ge @PORT_MIN@ ] && [ "$1" -le @PORT_MAX_START@ ]
+}

@@ -1,9 +1,13 @@
 // The example HAProxy configuration, generated from the port map of the product definition.
 // One listener per port of the range, all on loopback (DD_FIPS_LOCAL_ADDRESS, 127.0.0.1 unless
-// the service environment sets it): the Agent talks plain HTTP to it, and every relay re-encrypts
+// the service environment sets it), each on the port in its DD_FIPS_PORT_<SERVICE> variable, which
+// HAProxy's launcher (run-haproxy, also rendered here) sets from DD_FIPS_PORT_RANGE_START: the
+// Agent talks plain HTTP to it, and every relay re-encrypts
 // towards its upstream host on 443 with TLS 1.2+ and FIPS-approved AES-GCM suites only,
 // verifying the certificate and the host name against the distro's CA bundle.
-import type { Product, Service } from './product.ts'
+import { renderWithDefinitions } from './maintainer-scripts.ts'
+import { type Product, type Service, portVariable, runHaproxyPath, templateValues } from './product.ts'
+import { packagingTemplate } from './template.ts'
 
 // TLS 1.2: ECDHE with AES-GCM (FIPS 140-2 approved; no ChaCha20, no CBC, no RSA key exchange).
 export const TLS12_CIPHERS = [
@@ -27,7 +31,7 @@ export interface ConfigOptions {
   flavour: string
 }
 
-const bind = (s: Service) => `    bind "\${DD_FIPS_LOCAL_ADDRESS}:${s.port}"`
+const bind = (s: Service) => `    bind "\${DD_FIPS_LOCAL_ADDRESS}:\${${portVariable(s)}}"`
 
 // The backend of a service's upstream or route host: what the log names when a server goes down.
 export function backendName(host: string, service: Service): string {
@@ -44,7 +48,7 @@ function backend(name: string, host: string): string[] {
 }
 
 function section(service: Service): string[] {
-  const head = `# ${service.port}: ${service.product}${service.agentSetting ? ` (Agent setting ${service.agentSetting})` : ''}`
+  const head = `# ${service.port} (offset ${service.offset}): ${service.product}${service.agentSetting ? ` (Agent setting ${service.agentSetting})` : ''}`
   if (service.kind === 'stats') {
     return [head, `listen stats`, bind(service), '    stats enable', '    stats uri /', '    stats refresh 10s', '    stats show-legends', '']
   }
@@ -72,11 +76,14 @@ export function renderHaproxyConfig(product: Product, opts: ConfigOptions): stri
     `# configuration. To use it:`,
     `#   cp ${product.paths.configDir}/${product.name}.cfg.example ${product.paths.configDir}/${product.name}.cfg`,
     `#   chown ${product.user}:${product.group} ${product.paths.configDir}/${product.name}.cfg && chmod 640 ${product.paths.configDir}/${product.name}.cfg`,
-    `# The Agent must have fips.enabled: true, fips.https: false, fips.port_range_start: ${product.ports.rangeStart}.`,
+    `# The Agent must have fips.enabled: true, fips.https: false and fips.port_range_start: the first`,
+    `# port of the range (${product.ports.rangeStart} unless DD_FIPS_PORT_RANGE_START moves it; the ports below are the default range).`,
     '',
     'global',
     '    # Listeners stay on loopback: the Agent-to-proxy leg is plain HTTP.',
     '    presetenv DD_FIPS_LOCAL_ADDRESS 127.0.0.1',
+    `    # Ports: ${runHaproxyPath(product)} sets them from DD_FIPS_PORT_RANGE_START; HAProxy started without it gets the default range.`,
+    ...product.ports.services.map((s) => `    presetenv ${portVariable(s)} ${s.port}`),
     // One thread: an agent sends tens of requests per second and one thread relays thousands; by
     // default HAProxy starts one per CPU, which on a shared host costs memory and, measured by
     // `make bench` on 2 CPUs, 15-35% more CPU per request than one thread.
@@ -111,4 +118,10 @@ export function renderHaproxyConfig(product: Product, opts: ConfigOptions): stri
     '',
     ...product.ports.services.flatMap(section),
   ].join('\n')
+}
+
+// HAProxy's launcher: every port variable the config binds, from DD_FIPS_PORT_RANGE_START.
+export function renderRunHaproxy(product: Product): string {
+  const exports = product.ports.services.map((s) => `export ${portVariable(s)}=$((start + ${s.offset}))`).join('\n')
+  return renderWithDefinitions(product, packagingTemplate('run-haproxy.sh'), { ...templateValues(product), PORT_EXPORTS: exports }, 'run-haproxy.sh')
 }

@@ -49,8 +49,8 @@ function renderInstaller(product: Product, variant: Variant, release: InstallerR
     SITE: product.site,
     // The floor applies to the product's minimum major; a later major has none.
     AGENT_MIN_MINOR: variant.agentMajor > product.agentMinVersion.major ? 0 : product.agentMinVersion.minor,
-    PORT_START: product.ports.rangeStart,
-    PORT_END: product.ports.rangeEnd,
+    // family:path of the service's environment file, per family.
+    ENV_FILES: product.packages.flatMap((f) => f.families.map((family) => `${family}:${f.envFile}`)).join(' '),
     REPO_URL: release.repoUrl,
     REPO_CHANNEL: product.repository.channel,
     SUSE_SUFFIX: product.release.suseSuffix,

@@ -32,6 +32,7 @@ export interface Architecture {
   name: string
   deb: string
   rpm: string
+  oci: string
 }
 
 export interface PackageFormat {
@@ -40,9 +41,20 @@ export interface PackageFormat {
   families: string[]
   caBundle: string
   unitDir: string
+  // The service's environment file (the family's convention), which the install script writes.
+  envFile: string
   depends: string[]
   preDepends: string[]
   rpmGroup?: string
+}
+
+export interface ImageDefinition {
+  name: string
+  uid: number
+  gid: number
+  base: { suite: string; packages: string[] }
+  caBundle: string
+  writableDir: string
 }
 
 export interface Target {
@@ -73,6 +85,7 @@ export interface Product {
   packages: PackageFormat[]
   repository: { url: string; channel: string; aptKeyring: string; keyFile: string }
   targets: Target[]
+  image: ImageDefinition
 }
 
 export class ProductError extends ValidationError {}
@@ -84,6 +97,9 @@ const HOSTNAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?
 const SYSTEM_NAME = /^[a-z_][a-z0-9_-]*$/
 const FAMILIES = ['debian', 'ubuntu', 'rhel', 'suse']
 const KINDS: ServiceKind[] = ['stats', 'relay', 'reserved']
+// Every range, the default and a moved one, stays above the privileged ports: the proxy runs as
+// the Agent's user.
+export const PORT_RANGE_MIN = 1024
 
 export function loadProduct(file = PRODUCT_FILE): Product {
   let raw: unknown
@@ -99,8 +115,8 @@ export function validateProduct(raw: unknown, source = 'product definition'): Pr
   const f = new Fields(raw, source, ProductError)
   const site = f.str('site', HOSTNAME)
   const prefix = f.str('paths.prefix', ABSOLUTE_PATH)
-  const rangeStart = f.int('ports.range_start', 1024, 65535)
   const rangeSize = f.int('ports.range_size', 1, 64)
+  const rangeStart = f.int('ports.range_start', PORT_RANGE_MIN, 65536 - rangeSize)
   const product: Product = {
     name: f.str('name', PACKAGE_NAME),
     version: f.str('version'),
@@ -128,6 +144,7 @@ export function validateProduct(raw: unknown, source = 'product definition'): Pr
       name: a.str('name', /^(x86_64|aarch64)$/),
       deb: a.str('deb', /^[a-z0-9]+$/),
       rpm: a.str('rpm', /^[a-z0-9_]+$/),
+      oci: a.oneOf('oci', ['amd64', 'arm64']),
     })),
     packages: f.list('packages').map((p) => ({
       id: p.str('id', /^[a-z][a-z0-9-]*$/),
@@ -135,6 +152,7 @@ export function validateProduct(raw: unknown, source = 'product definition'): Pr
       families: p.strings('families', new RegExp(`^(${FAMILIES.join('|')})$`)),
       caBundle: p.str('ca_bundle', ABSOLUTE_PATH),
       unitDir: p.str('unit_dir', ABSOLUTE_PATH),
+      envFile: p.str('env_file', ABSOLUTE_PATH),
       depends: p.get('depends') === undefined ? [] : p.strings('depends', PACKAGE_NAME),
       preDepends: p.get('pre_depends') === undefined ? [] : p.strings('pre_depends', PACKAGE_NAME),
       rpmGroup: p.optionalStr('rpm_group'),
@@ -149,6 +167,15 @@ export function validateProduct(raw: unknown, source = 'product definition'): Pr
       family: t.oneOf('family', FAMILIES),
       minVersion: t.str('min_version', /^\d+(\.\d+)?$/),
     })),
+    image: {
+      name: f.str('image.name', PACKAGE_NAME),
+      // Not root, not a system account of the base, and what Kubernetes' runAsNonRoot accepts.
+      uid: f.int('image.uid', 1000, 65533),
+      gid: f.int('image.gid', 1000, 65533),
+      base: { suite: f.str('image.base.suite', /^[a-z]+$/), packages: f.strings('image.base.packages', PACKAGE_NAME) },
+      caBundle: f.str('image.ca_bundle', ABSOLUTE_PATH),
+      writableDir: f.str('image.writable_dir', ABSOLUTE_PATH),
+    },
   }
   try {
     upstreamVersion(product.version)
@@ -220,6 +247,11 @@ export function architecture(product: Product, name: string): Architecture {
 export const liveConfig = (p: Product) => `${p.paths.configDir}/${p.name}.cfg`
 export const exampleConfig = (p: Product) => `${liveConfig(p)}.example`
 export const fipsinstallPath = (p: Product) => `${p.paths.prefix}/bin/fipsinstall`
+// HAProxy's launcher: sets every listener's port from DD_FIPS_PORT_RANGE_START.
+export const runHaproxyPath = (p: Product) => `${p.paths.prefix}/bin/run-haproxy`
+// The variable run-haproxy sets to a service's port, which the example config binds.
+export const portVariable = (s: Service) => `DD_FIPS_PORT_${s.name.toUpperCase().replace(/-/g, '_')}`
+export const portRangeMaxStart = (p: Product) => 65536 - p.ports.rangeSize
 export const docDir = (p: Product) => `/usr/share/doc/${p.name}`
 
 // The values every template of the product may use.
@@ -234,6 +266,11 @@ export function templateValues(p: Product): Record<string, string> {
     EMBEDDED: p.paths.embedded,
     LIVE_CONFIG: liveConfig(p),
     FIPSINSTALL: fipsinstallPath(p),
+    RUN_HAPROXY: runHaproxyPath(p),
+    PORT_START: String(p.ports.rangeStart),
+    PORT_COUNT: String(p.ports.rangeSize),
+    PORT_MIN: String(PORT_RANGE_MIN),
+    PORT_MAX_START: String(portRangeMaxStart(p)),
     HOMEPAGE: p.homepage,
     MAINTAINER: p.maintainer,
     VENDOR: p.vendor,

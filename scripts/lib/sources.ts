@@ -177,29 +177,62 @@ export function parseOneLineSources(text: string): DebianMirror[] {
 }
 
 // A private apt configuration (its own sources.list, lists and cache under the source cache):
-// the machine's apt setup is read, never changed.
-function privateApt(aptDir: string): string[] {
+// the machine's apt setup is read, never changed. With an architecture, binary packages are of
+// that architecture only, and no dpkg status is read (nothing is installed from it).
+function privateApt(aptDir: string, arch?: string): string[] {
   return [
     `-o`, `Dir::Etc::SourceList=${path.join(aptDir, 'sources.list')}`,
     `-o`, `Dir::Etc::SourceParts=/dev/null`,
     `-o`, `Dir::State::Lists=${path.join(aptDir, 'lists')}`,
     `-o`, `Dir::Cache=${path.join(aptDir, 'cache')}`,
     `-o`, `APT::Sandbox::User=root`,
+    ...(arch ? ['-o', `APT::Architecture=${arch}`, '-o', `APT::Architectures::=${arch}`, '-o', 'Dir::State::status=/dev/null'] : []),
   ]
 }
 
 const updatedAptDirs = new Set<string>()
 
-async function updateSourceIndex(aptDir: string, mirrors: DebianMirror[], suite: string): Promise<void> {
+// Refreshes the private index of `type` (deb-src: source packages; deb: binaries of `arch`).
+async function updateIndex(aptDir: string, mirrors: DebianMirror[], suite: string, type: 'deb' | 'deb-src', arch?: string): Promise<void> {
   const list = mirrors
-    .map((m) => `deb-src ${m.signedBy ? `[signed-by=${m.signedBy}] ` : ''}${m.uri} ${suite} main`)
+    .map((m) => `${type} ${m.signedBy ? `[signed-by=${m.signedBy}] ` : ''}${m.uri} ${suite} main`)
     .join('\n')
   const key = `${aptDir}\n${list}`
   if (updatedAptDirs.has(key)) return
   for (const d of ['lists/partial', 'cache/archives/partial']) mkdirSync(path.join(aptDir, d), { recursive: true })
   writeFileSync(path.join(aptDir, 'sources.list'), `${list}\n`)
-  await $({ quiet: true })`apt-get ${privateApt(aptDir)} update`
+  await $({ quiet: true })`apt-get ${privateApt(aptDir, arch)} update`
   updatedAptDirs.add(key)
+}
+
+export interface DebianBinary {
+  package: string
+  version: string
+  file: string
+}
+
+// Binary packages of one Debian architecture (e.g. the container image's base), downloaded with
+// apt from the machine's configured mirrors into the cache: apt checks each against the signed
+// index. A package missing from the archive is an error naming it.
+export async function downloadDebianBinaries(packages: string[], debArch: string, suite: string, cache: string): Promise<DebianBinary[]> {
+  const mirrors = configuredDebianMirrors()
+  if (mirrors.length === 0) throw new Error('no Debian mirror in the apt sources: cannot download the image\'s base packages')
+  const aptDir = path.join(cache, 'apt-binary', `${suite}-${debArch}`)
+  await updateIndex(aptDir, mirrors, suite, 'deb', debArch)
+  const dest = path.join(aptDir, 'debs')
+  mkdirSync(dest, { recursive: true })
+  const result: DebianBinary[] = []
+  for (const pkg of packages) {
+    const shown = await $({ quiet: true, nothrow: true })`apt-cache ${privateApt(aptDir, debArch)} show --no-all-versions ${pkg}:${debArch}`
+    const version = shown.stdout.match(/^Version:\s*(\S+)/m)?.[1]
+    const arch = shown.stdout.match(/^Architecture:\s*(\S+)/m)?.[1]
+    if (shown.exitCode !== 0 || !version || !arch) throw new Error(`Debian ${suite} has no package ${pkg} for ${debArch}: ${shown.stderr.trim()}`)
+    const file = path.join(dest, `${pkg}_${version.replace(/^\d+:/, '')}_${arch}.deb`)
+    if (!existsSync(file)) await $({ quiet: true, cwd: dest })`apt-get ${privateApt(aptDir, debArch)} download ${pkg}:${debArch}=${version}`
+    if (!existsSync(file)) throw new Error(`apt-get download ${pkg}=${version} left no ${file}`)
+    result.push({ package: pkg, version, file })
+  }
+  return result
 }
 
 export interface SourceRecord {
@@ -231,7 +264,7 @@ async function downloadFromDebian(spec: SourceSpec, dest: string, opts: FetchOpt
   const mirrors = configuredDebianMirrors(opts.aptEtc)
   if (mirrors.length === 0) return { ok: false, detail: 'Debian archive (no Debian mirror in the apt sources)' }
   const aptDir = path.join(opts.cacheDir, 'apt')
-  await updateSourceIndex(aptDir, mirrors, suite)
+  await updateIndex(aptDir, mirrors, suite, 'deb-src')
   const shown = await $({ quiet: true, nothrow: true })`apt-cache ${privateApt(aptDir)} showsrc ${pkg}`
   // Find the Debian version whose orig tarball is byte-identical to the pinned upstream one.
   for (const record of parseSourceRecords(shown.stdout)) {

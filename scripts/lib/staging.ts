@@ -4,10 +4,10 @@
 import { chmodSync, cpSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { gzipSync } from 'node:zlib'
-import { renderHaproxyConfig } from './haproxy-config.ts'
+import { renderHaproxyConfig, renderRunHaproxy } from './haproxy-config.ts'
 import { maintainerScripts } from './maintainer-scripts.ts'
 import { PACKAGING } from './paths.ts'
-import { type Architecture, type PackageFormat, type Product, docDir, exampleConfig, fipsinstallPath, templateValues } from './product.ts'
+import { type Architecture, type PackageFormat, type Product, docDir, exampleConfig, fipsinstallPath, runHaproxyPath, templateValues } from './product.ts'
 import type { BuildReport } from './proxy-build.ts'
 import { packagingTemplate as template, render } from './template.ts'
 import type { PackageVersions } from './version.ts'
@@ -40,7 +40,7 @@ export interface StageInput {
 
 export function stage(input: StageInput, root: string): Staged {
   const { product: p, format } = input
-  const values = templateValues(p)
+  const values = { ...templateValues(p), ENV_FILE: format.envFile }
   const entries = new Map<string, StagedEntry>()
   rmSync(root, { recursive: true, force: true })
   mkdirSync(root, { recursive: true })
@@ -72,18 +72,12 @@ export function stage(input: StageInput, root: string): Staged {
   }
 
   add(fipsinstallPath(p), render(template('fipsinstall.sh'), values, 'fipsinstall.sh'), 0o755)
+  add(runHaproxyPath(p), renderRunHaproxy(p), 0o755)
   add(exampleConfig(p), renderHaproxyConfig(p, { caBundle: format.caBundle, flavour: `${format.id} package, CA bundle ${format.caBundle}` }))
   add(`${format.unitDir}/${p.name}.service`, render(template(`${p.name}.service`), values, 'unit'))
 
   const doc = docDir(p)
-  const copyright = render(template('copyright'), {
-    ...values,
-    EMBEDDED_REL: p.paths.embedded.slice(1),
-    HAPROXY_VERSION: input.report.components.haproxy.version,
-    OPENSSL_VERSION: input.report.components.openssl.version,
-    FIPS_PROVIDER_VERSION: input.report.fips_provider.version,
-  }, 'copyright')
-  add(`${doc}/copyright`, copyright)
+  add(`${doc}/copyright`, renderCopyright(p, input.report))
 
   if (format.kind === 'deb') {
     // Ubuntu 14.04 boots with upstart.
@@ -105,6 +99,17 @@ export function stage(input: StageInput, root: string): Staged {
   for (const e of sorted.filter((e) => e.type !== 'symlink')) utimesSync(path.join(root, e.path), input.sourceDateEpoch, input.sourceDateEpoch)
   const bytes = sorted.filter((e) => e.type === 'file').reduce((sum, e) => sum + lstatSync(path.join(root, e.path)).size, 0)
   return { root, entries: sorted, scripts: maintainerScripts(p, format.kind), installedSizeKiB: Math.ceil(bytes / 1024) }
+}
+
+// The copyright file of the proxy tree's components (the packages' and the image's).
+export function renderCopyright(p: Product, report: BuildReport): string {
+  return render(template('copyright'), {
+    ...templateValues(p),
+    EMBEDDED_REL: p.paths.embedded.slice(1),
+    HAPROXY_VERSION: report.components.haproxy.version,
+    OPENSSL_VERSION: report.components.openssl.version,
+    FIPS_PROVIDER_VERSION: report.fips_provider.version,
+  }, 'copyright')
 }
 
 export function changelogEntry(product: Product, report: BuildReport): string {

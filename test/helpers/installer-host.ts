@@ -105,7 +105,9 @@ export async function containerHost(opts: ContainerHostOptions): Promise<Install
     return result
   }
   const p = opts.product
-  const watched = ['/etc/datadog-agent', p.paths.configDir, '/opt', ...opts.platform.watched(p)].join(' ')
+  // The proxy service's environment file (DD_FIPS_PORT_RANGE_START): wherever the format puts it.
+  const envFiles = [...new Set(p.packages.map((f) => f.envFile))]
+  const watched = ['/etc/datadog-agent', p.paths.configDir, '/opt', ...envFiles, ...opts.platform.watched(p)].join(' ')
   let packagesAtMark = ''
   const serve = async (dir: string) => {
     // The previous server is gone before the next one binds the port; then the script answers.

@@ -9,6 +9,8 @@
 //   - /etc/resolv.conf names the fixture DNS server, which the config's `resolvers system`
 //     (parse-resolv-conf) queries: every upstream host resolves to the fixture intake's address;
 //   - the CA bundle the config names (ca-file) is replaced by one holding the fixture CA only.
+// HAProxy starts as the unit starts it, through the package's run-haproxy (which sets the ports of
+// the range, DD_FIPS_PORT_RANGE_START when the lab gives one).
 // Each lab uses its own loopback addresses 127.77.<id>.x (proxy .1, intake .10, DNS .53), set with
 // DD_FIPS_LOCAL_ADDRESS as the unit's environment could, so labs run side by side.
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -19,7 +21,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { $ } from 'zx'
-import { exampleConfig, fipsinstallPath, type Product } from '../../scripts/lib/product.ts'
+import { exampleConfig, fipsinstallPath, type Product, runHaproxyPath } from '../../scripts/lib/product.ts'
 import { distPackage } from './dist.ts'
 import { type RunningDns, startDns } from '../fixtures/dns.ts'
 import { type RunningIntake, startIntake } from '../fixtures/intake.ts'
@@ -56,6 +58,8 @@ export interface LabOptions {
   caBundle: string
   // another HAProxy config to run instead of the shipped example (the benchmark's vendor-like one)
   config?: string
+  // DD_FIPS_PORT_RANGE_START: another range than the product's default
+  portRangeStart?: number
 }
 
 export interface Reply {
@@ -82,6 +86,8 @@ export class RelayLab {
     readonly address: string,
     readonly dns: RunningDns,
     readonly intake: RunningIntake | undefined,
+    // The first port of the lab's range.
+    readonly rangeStart: number,
     private readonly proxy: ChildProcess,
     private readonly dir: string,
   ) {
@@ -110,14 +116,15 @@ export class RelayLab {
       `mount --bind ${dir}/resolv.conf /etc/resolv.conf`,
       `mount --bind ${opts.ca} ${opts.caBundle}`,
       fipsinstallPath(product),
-      `exec ${embedded}/sbin/haproxy -W -db -f ${opts.config ?? root + exampleConfig(product)}`,
+      `exec ${runHaproxyPath(product)} -W -db -f ${opts.config ?? root + exampleConfig(product)}`,
     ].join('\n')
+    const range = opts.portRangeStart ? { DD_FIPS_PORT_RANGE_START: String(opts.portRangeStart) } : {}
     const proxy = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], {
-      env: { PATH: process.env.PATH, OPENSSL_CONF: `${embedded}/ssl/openssl.cnf`, DD_FIPS_LOCAL_ADDRESS: `${net3}.1` },
+      env: { PATH: process.env.PATH, OPENSSL_CONF: `${embedded}/ssl/openssl.cnf`, DD_FIPS_LOCAL_ADDRESS: `${net3}.1`, ...range },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
-    const lab = new RelayLab(product, `${net3}.1`, dns, intake, proxy, dir)
-    await lab.waitForListener(product.ports.rangeStart)
+    const lab = new RelayLab(product, `${net3}.1`, dns, intake, opts.portRangeStart ?? product.ports.rangeStart, proxy, dir)
+    await lab.waitForListener(lab.rangeStart)
     return lab
   }
 
@@ -148,7 +155,7 @@ export class RelayLab {
   port(name: string): number {
     const service = this.product.ports.services.find((s) => s.name === name)
     if (!service) throw new Error(`no service ${name} in the product definition`)
-    return service.port
+    return this.rangeStart + service.offset
   }
 
   send(port: number, opts: SendOptions = {}): Promise<Reply> {
@@ -175,7 +182,7 @@ export class RelayLab {
   async waitForResolution(timeoutMs = 15_000): Promise<void> {
     const deadline = Date.now() + timeoutMs
     for (;;) {
-      const rows = (await this.send(this.product.ports.rangeStart, { method: 'GET', path: '/;csv' })).body.split('\n').map((l) => l.split(','))
+      const rows = (await this.send(this.rangeStart, { method: 'GET', path: '/;csv' })).body.split('\n').map((l) => l.split(','))
       const backends = new Set(rows.filter((r) => r[1] === 'BACKEND').map((r) => r[0]).filter((b) => b !== 'stats'))
       const resolved = new Set(rows.filter((r) => /^mothership/.test(r[1] ?? '') && r[17] && !r[17].startsWith('MAINT')).map((r) => r[0]))
       if (backends.size > 0 && [...backends].every((b) => resolved.has(b))) return

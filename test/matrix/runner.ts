@@ -89,6 +89,7 @@ async function installRow(t: Check, ctx: Context, h: InstallerHost, format: Pack
   t.is(listeners, p.ports.services.map((s) => `127.0.0.1:${s.port}`).sort(), `ports ${p.ports.rangeStart}-${p.ports.rangeEnd} listen, on loopback only`)
   t.regex((await h.sh(`curl -s http://localhost:${p.ports.rangeStart + 1}/`)).out, /No server is available to handle this request/, `HAProxy answers on ${p.ports.rangeStart + 1}`)
   await relayCheck(t, p, h, pf)
+  await movedRangeCheck(t, p, h, format)
 
   await h.mark()
   const again = await h.install(fipsInstallEnv(p))
@@ -173,12 +174,33 @@ async function relayCheck(t: Check, p: Product, h: InstallerHost, pf: Platform):
     `systemctl restart ${p.name}`,
   ].join(' && '))
   t.is(setup.code === 0 ? 'ok' : (setup.out + setup.err).trim().slice(-400), 'ok', 'the fixture intake is set up')
+  await relayedRequest(t, p, h, metrics.port)
+}
+
+// A request to the metrics port `port` arrives at relayCheck's TLS intake.
+async function relayedRequest(t: Check, p: Product, h: InstallerHost, port: number): Promise<void> {
+  const metrics = relayedService(p)
   let answer = ''
   for (let i = 0; i < 20 && !/s_server/.test(answer); i++) {
-    answer = (await h.sh(`sleep 0.5; curl -s -m 5 http://127.0.0.1:${metrics.port}/api/v2/series`)).out
+    answer = (await h.sh(`sleep 0.5; curl -s -m 5 http://127.0.0.1:${port}/api/v2/series`)).out
   }
-  t.regex(answer, /s_server -accept/, `a request to ${metrics.port} arrives at the TLS intake ${metrics.upstream}`)
+  t.regex(answer, /s_server -accept/, `a request to ${port} arrives at the TLS intake ${metrics.upstream}`)
   t.regex(answer, new RegExp(`Cipher is (${[...TLS13_SUITES, ...TLS12_CIPHERS].join('|')})`), 'over TLS with an AES-GCM cipher')
+}
+
+// DD_FIPS_PORT_RANGE_START through the format's environment file: the proxy and the Agent move
+// together and the moved metrics port relays to relayCheck's intake; then back to the default.
+async function movedRangeCheck(t: Check, p: Product, h: InstallerHost, format: PackageFormat): Promise<void> {
+  const moved = p.ports.rangeStart + 1000
+  const r = await h.install({ ...fipsInstallEnv(p), DD_FIPS_PORT_RANGE_START: String(moved) })
+  t.is(r.code === 0 ? 'exit 0' : `exit ${r.code}: ${lastLines(r.out)}`, 'exit 0', `DD_FIPS_PORT_RANGE_START=${moved} exits 0`)
+  t.is((await h.sh(`grep -v '^#' ${format.envFile}`)).out, `DD_FIPS_PORT_RANGE_START=${moved}\n`, `${format.envFile} has the moved range`)
+  t.is((await h.sh(`awk '/^fips:/{f=1;next} f&&/^[^ ]/{f=0} f && /port_range_start/' /etc/datadog-agent/datadog.yaml`)).out, `  port_range_start: ${moved}\n`, 'and datadog.yaml the same')
+  const listening = (await h.sh(`ss -ltn | awk 'NR > 1 { print $4 }'`)).out.split('\n').filter((a) => /^127\.0\.0\.1:\d+$/.test(a) && Number(a.split(':')[1]) >= p.ports.rangeStart && Number(a.split(':')[1]) < moved + p.ports.rangeSize).sort()
+  t.is(listening, p.ports.services.map((s) => `127.0.0.1:${moved + s.offset}`).sort(), `every listener moved to ${moved}-${moved + p.ports.rangeSize - 1}`)
+  await relayedRequest(t, p, h, moved + relayedService(p).offset)
+  const back = await h.install({ ...fipsInstallEnv(p), DD_FIPS_PORT_RANGE_START: String(p.ports.rangeStart) })
+  t.is(back.code, 0, `back to ${p.ports.rangeStart}: exit 0`)
 }
 
 // The distribution's image with what the checks need (platforms.ts), prepared with network and
