@@ -3,7 +3,7 @@ SHELL := /bin/bash
 TSX := node_modules/.bin/tsx
 AVA := node_modules/.bin/ava
 
-.PHONY: deps proxy proxy-two-source packages repos matrix bench ci-files test typecheck clean
+.PHONY: deps proxy proxy-two-source packages image repos matrix bench ci-files test typecheck clean
 
 # Installed from the machine's configured apt sources (run as root). See README.md.
 APT_PACKAGES := curl ca-certificates perl make binutils gnupg gawk busybox qemu-user-static libc6-arm64-cross libgcc-s1-arm64-cross shellcheck \
@@ -29,6 +29,10 @@ proxy-two-source: node_modules
 packages: proxy
 	$(TSX) scripts/packages.ts
 
+# The container image (linux/amd64 + linux/arm64) into dist/, without a container engine.
+image: proxy
+	$(TSX) scripts/image.ts
+
 repos: packages
 	$(TSX) scripts/repos.ts
 
@@ -48,7 +52,7 @@ typecheck: node_modules
 
 # MATRIX_ENGINE=docker|podman (default docker) for the tests' containers and the matrix; with docker
 # and no daemon answering on DOCKER_HOST, each step starts and stops one of its own.
-test: packages proxy-two-source typecheck
+test: packages image proxy-two-source typecheck
 	$(TSX) scripts/with-engine.ts $(AVA)
 	$(TSX) scripts/matrix.ts
 

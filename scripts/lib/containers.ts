@@ -13,7 +13,7 @@ import { buildDir } from './paths.ts'
 
 export type EngineName = 'docker' | 'podman'
 
-interface Engine {
+export interface Engine {
   bin: EngineName
   env: NodeJS.ProcessEnv
 }
@@ -45,21 +45,24 @@ function podmanEnv(): NodeJS.ProcessEnv {
 
 let detected: Engine | undefined
 
+// The engine of the run (MATRIX_ENGINE).
 export async function engine(): Promise<Engine> {
-  if (detected) return detected
-  const bin = requestedEngine()
+  detected ??= await engineNamed(requestedEngine())
+  return detected
+}
+
+// An engine by name, checked to answer: docker needs a daemon, podman only its binary.
+export async function engineNamed(bin: EngineName): Promise<Engine> {
   if (bin === 'docker') {
     if (!(await dockerAnswers())) {
       throw new Error(`MATRIX_ENGINE=docker: no Docker daemon answers on ${process.env.DOCKER_HOST || 'the default socket'} (make matrix and make test start one; make deps installs docker.io)`)
     }
-    detected = { bin, env: process.env }
-  } else {
-    if ((await $({ nothrow: true, quiet: true })`podman --version`).exitCode !== 0) {
-      throw new Error('MATRIX_ENGINE=podman: podman is not installed (make deps installs it)')
-    }
-    detected = { bin, env: podmanEnv() }
+    return { bin, env: process.env }
   }
-  return detected
+  if ((await $({ nothrow: true, quiet: true })`podman --version`).exitCode !== 0) {
+    throw new Error('MATRIX_ENGINE=podman: podman is not installed (make deps installs it)')
+  }
+  return { bin, env: podmanEnv() }
 }
 
 async function run(args: string[], opts: { nothrow?: boolean; input?: string } = {}): Promise<ProcessOutput> {
@@ -119,6 +122,9 @@ export async function preparedImage(base: string, name: string, script: string, 
   return image
 }
 
+// Removing a container at once: docker rm -f kills it; podman's waits for a stop timeout unless told none.
+export const forceRemoveArgs = (bin: EngineName, id: string) => ['rm', '-f', ...(bin === 'podman' ? ['-t', '0'] : []), id]
+
 export interface Container {
   id: string
   exec(cmd: string, opts?: { env?: Record<string, string>; input?: string }): Promise<ProcessOutput>
@@ -143,8 +149,7 @@ export async function startSystemd(image: string, opts: { name: string; volumes?
   const container: Container = {
     id,
     exec: (cmd, o = {}) => run(['exec', ...(o.input !== undefined ? ['-i'] : []), ...Object.entries(o.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]), id, 'bash', '-c', cmd], { nothrow: true, input: o.input }),
-    // docker rm -f kills at once; podman's waits for a stop timeout unless told none.
-    remove: async () => { await run(['rm', '-f', ...(e.bin === 'podman' ? ['-t', '0'] : []), id], { nothrow: true }) },
+    remove: async () => { await run(forceRemoveArgs(e.bin, id), { nothrow: true }) },
   }
   for (let i = 0; i < 60; i++) {
     const state = (await container.exec('systemctl is-system-running 2>/dev/null || true')).stdout.trim()

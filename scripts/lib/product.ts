@@ -52,7 +52,7 @@ export interface ImageDefinition {
   name: string
   uid: number
   gid: number
-  base: { suite: string; packages: string[] }
+  base: { suite: string; packages: string[]; dlopened: string[] }
   caBundle: string
   writableDir: string
 }
@@ -172,7 +172,11 @@ export function validateProduct(raw: unknown, source = 'product definition'): Pr
       // Not root, not a system account of the base, and what Kubernetes' runAsNonRoot accepts.
       uid: f.int('image.uid', 1000, 65533),
       gid: f.int('image.gid', 1000, 65533),
-      base: { suite: f.str('image.base.suite', /^[a-z]+$/), packages: f.strings('image.base.packages', PACKAGE_NAME) },
+      base: {
+        suite: f.str('image.base.suite', /^[a-z]+$/),
+        packages: f.strings('image.base.packages', PACKAGE_NAME),
+        dlopened: f.get('image.base.dlopened') === undefined ? [] : f.strings('image.base.dlopened', /^[A-Za-z0-9._+-]+\.so(\.\d+)*$/),
+      },
       caBundle: f.str('image.ca_bundle', ABSOLUTE_PATH),
       writableDir: f.str('image.writable_dir', ABSOLUTE_PATH),
     },

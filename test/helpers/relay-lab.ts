@@ -75,6 +75,44 @@ export interface SendOptions {
   // send the body in pieces without a Content-Length (Transfer-Encoding: chunked)
   chunked?: boolean
   agent?: http.Agent
+  // chunked: the pause between pieces
+  pauseMs?: number
+}
+
+// An HTTP request as the Agent sends one to the proxy; a chunked body goes in 64 KiB pieces,
+// `pauseMs` apart when given (a slow upload, still in flight a while).
+export function sendRequest(address: string, port: number, opts: SendOptions = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json' }
+    if (opts.body && !opts.chunked) headers['content-length'] = opts.body.length
+    const req = http.request({ host: address, port, method: opts.method ?? 'POST', path: opts.path ?? '/', headers, agent: opts.agent }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString(), reusedSocket: req.reusedSocket }))
+    })
+    req.on('error', reject)
+    const write = async () => {
+      if (opts.body && opts.chunked) {
+        for (let at = 0; at < opts.body.length; at += 64 * 1024) {
+          req.write(opts.body.subarray(at, at + 64 * 1024))
+          if (opts.pauseMs) await sleep(opts.pauseMs)
+        }
+      } else if (opts.body) {
+        req.write(opts.body)
+      }
+      req.end()
+    }
+    write().catch(reject)
+  })
+}
+
+// True when the stats page's CSV shows every backend with a server that has an address (servers
+// start without one, init-addr none, and get it from the resolvers).
+export function backendsResolved(csv: string): boolean {
+  const rows = csv.split('\n').map((l) => l.split(','))
+  const backends = new Set(rows.filter((r) => r[1] === 'BACKEND').map((r) => r[0]).filter((b) => b !== 'stats'))
+  const resolved = new Set(rows.filter((r) => /^mothership/.test(r[1] ?? '') && r[17] && !r[17].startsWith('MAINT')).map((r) => r[0]))
+  return backends.size > 0 && [...backends].every((b) => resolved.has(b))
 }
 
 export class RelayLab {
@@ -159,22 +197,7 @@ export class RelayLab {
   }
 
   send(port: number, opts: SendOptions = {}): Promise<Reply> {
-    return new Promise((resolve, reject) => {
-      const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json' }
-      if (opts.body && !opts.chunked) headers['content-length'] = opts.body.length
-      const req = http.request({ host: this.address, port, method: opts.method ?? 'POST', path: opts.path ?? '/', headers, agent: opts.agent }, (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString(), reusedSocket: req.reusedSocket }))
-      })
-      req.on('error', reject)
-      if (opts.body && opts.chunked) {
-        for (let at = 0; at < opts.body.length; at += 64 * 1024) req.write(opts.body.subarray(at, at + 64 * 1024))
-      } else if (opts.body) {
-        req.write(opts.body)
-      }
-      req.end()
-    })
+    return sendRequest(this.address, port, opts)
   }
 
   // Servers start without an address (init-addr none) and get it from the resolvers: wait until
@@ -182,10 +205,7 @@ export class RelayLab {
   async waitForResolution(timeoutMs = 15_000): Promise<void> {
     const deadline = Date.now() + timeoutMs
     for (;;) {
-      const rows = (await this.send(this.rangeStart, { method: 'GET', path: '/;csv' })).body.split('\n').map((l) => l.split(','))
-      const backends = new Set(rows.filter((r) => r[1] === 'BACKEND').map((r) => r[0]).filter((b) => b !== 'stats'))
-      const resolved = new Set(rows.filter((r) => /^mothership/.test(r[1] ?? '') && r[17] && !r[17].startsWith('MAINT')).map((r) => r[0]))
-      if (backends.size > 0 && [...backends].every((b) => resolved.has(b))) return
+      if (backendsResolved((await this.send(this.rangeStart, { method: 'GET', path: '/;csv' })).body)) return
       if (Date.now() > deadline) throw new Error(`backends not resolved after ${timeoutMs} ms; DNS queries: ${this.dns.queries.join(' ')}\n${this.log.join('\n')}`)
       await sleep(200)
     }

@@ -1,0 +1,86 @@
+// What the container platforms need to run the image, generated from the product definition so
+// that they never drift from its ports: the Datadog Helm chart's values for its FIPS sidecar (EKS),
+// and an ECS task definition fragment with the Agent and the proxy side by side. The README shows
+// both; test/image.test.ts checks that they are what this generates.
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { stringify } from 'yaml'
+import { healthcheckPath } from './image.ts'
+import type { Product } from './product.ts'
+
+// Where the operator pushed the image: the one value the files cannot know.
+export const REGISTRY_PLACEHOLDER = '<your-registry>'
+
+export function helmValues(p: Product): string {
+  const values = {
+    fips: {
+      enabled: true,
+      // repository overrides the chart's registry + image name; a digest would take precedence over the tag.
+      image: { repository: `${REGISTRY_PLACEHOLDER}/${p.image.name}`, tag: p.version },
+      // The Agent talks plain HTTP to the sidecar; the sidecar does the FIPS TLS.
+      use_https: false,
+      local_address: '127.0.0.1',
+      port: p.ports.rangeStart,
+      // The chart counts the ports after the first.
+      portRange: p.ports.rangeSize - 1,
+    },
+  }
+  return `# Helm values for the Datadog chart's FIPS sidecar (${p.name} ${p.version}), from make image.\n${stringify(values)}`
+}
+
+export function ecsTaskDefinition(p: Product): string {
+  const range = [
+    { name: 'DD_FIPS_PORT_RANGE_START', value: String(p.ports.rangeStart) },
+    { name: 'DD_FIPS_LOCAL_ADDRESS', value: '127.0.0.1' },
+  ]
+  const task = {
+    // awsvpc: the containers of the task share 127.0.0.1, where the proxy listens.
+    networkMode: 'awsvpc',
+    containerDefinitions: [
+      {
+        name: 'datadog-agent',
+        image: `${REGISTRY_PLACEHOLDER}/datadog/agent:7`,
+        essential: true,
+        environment: [
+          { name: 'DD_SITE', value: p.site },
+          { name: 'DD_FIPS_ENABLED', value: 'true' },
+          range[0],
+          { name: 'DD_FIPS_HTTPS', value: 'false' },
+          range[1],
+        ],
+        dependsOn: [{ containerName: p.image.name, condition: 'HEALTHY' }],
+      },
+      {
+        name: p.image.name,
+        image: `${REGISTRY_PLACEHOLDER}/${p.image.name}:${p.version}`,
+        essential: true,
+        user: `${p.image.uid}:${p.image.gid}`,
+        readonlyRootFilesystem: true,
+        // fipsmodule.cnf is generated at each start: the one writable place.
+        linuxParameters: { tmpfs: [{ containerPath: p.image.writableDir, size: 16 }] },
+        portMappings: p.ports.services.map((s) => ({ containerPort: s.port, protocol: 'tcp' })),
+        environment: range,
+        healthCheck: { command: ['CMD', healthcheckPath(p)], interval: 30, timeout: 5, retries: 3, startPeriod: 10 },
+      },
+    ],
+  }
+  return `${readableJson(task)}\n`
+}
+
+// JSON as a person writes it: a value that fits in a short line stays on one line.
+function readableJson(value: unknown, indent = ''): string {
+  const flat = JSON.stringify(value)
+  if (flat.length + indent.length <= 96 || value === null || typeof value !== 'object') return flat
+  const inner = `${indent}  `
+  if (Array.isArray(value)) return `[\n${value.map((v) => inner + readableJson(v, inner)).join(',\n')}\n${indent}]`
+  return `{\n${Object.entries(value).map(([k, v]) => `${inner}${JSON.stringify(k)}: ${readableJson(v, inner)}`).join(',\n')}\n${indent}}`
+}
+
+export const helmValuesFile = (p: Product, outDir: string) => path.join(outDir, `${p.image.name}-${p.version}.helm-values.yaml`)
+export const ecsTaskDefinitionFile = (p: Product, outDir: string) => path.join(outDir, `${p.image.name}-${p.version}.ecs-task-definition.json`)
+
+export function writePlatformFiles(p: Product, outDir: string): string[] {
+  writeFileSync(helmValuesFile(p, outDir), helmValues(p))
+  writeFileSync(ecsTaskDefinitionFile(p, outDir), ecsTaskDefinition(p))
+  return [helmValuesFile(p, outDir), ecsTaskDefinitionFile(p, outDir)]
+}

@@ -1,0 +1,153 @@
+// The container image on a real engine (docker or podman): loaded from make image's archive, run
+// the way the platforms run it (read-only root, a tmpfs for the writable dir, no capabilities,
+// --network none), with its neighbours (the FIXTURE DNS, intake and an Agent-like client,
+// test/fixtures/netns-peer.ts) started inside the container's network namespace with nsenter.
+// Everything started here is stopped and removed by the caller's `remove()`.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { createInterface } from 'node:readline'
+import { $ } from 'zx'
+import { type Engine, forceRemoveArgs } from '../../scripts/lib/containers.ts'
+import { imageArchive, imageTag } from '../../scripts/lib/image.ts'
+import { distDir, repoRoot } from '../../scripts/lib/paths.ts'
+import type { Architecture, Product } from '../../scripts/lib/product.ts'
+import type { ServerCert } from '../fixtures/pki.ts'
+
+// Where the peer's DNS server listens in the container's namespace (its resolv.conf names it).
+export const PEER_DNS = '127.0.0.53'
+
+const cli = (e: Engine, args: string[], nothrow = true) => $({ quiet: true, nothrow, env: e.env })`${e.bin} ${args}`
+
+// Loads one architecture's image from the archive; the reference the engine knows it by.
+export async function loadImage(e: Engine, p: Product, arch: Architecture): Promise<string> {
+  const tag = imageTag(p, arch)
+  if (e.bin === 'docker') {
+    // docker load reads the archive's manifest.json: every architecture's tag.
+    await cli(e, ['load', '-i', imageArchive(p, distDir)], false)
+    return tag
+  }
+  await cli(e, ['pull', '-q', `docker-archive:${imageArchive(p, distDir)}:${tag}`], false)
+  return `localhost/${tag}`
+}
+
+export async function removeImage(e: Engine, image: string): Promise<void> {
+  await cli(e, ['rmi', '-f', image])
+}
+
+export interface RunOptions {
+  name: string
+  env?: Record<string, string>
+  volumes?: [string, string][]
+  // false: no tmpfs on the writable dir (the failure an operator meets without one)
+  tmpfs?: boolean
+}
+
+// A reply of the peer: what the FIXTURE client or intake saw.
+export type PeerReply = Record<string, any>
+
+export class Peer {
+  private readonly pending: { resolve(v: PeerReply): void; reject(e: Error): void }[] = []
+  private constructor(private readonly child: ChildProcess) {
+    createInterface({ input: child.stdout! }).on('line', (line) => this.pending.shift()?.resolve(JSON.parse(line)))
+    child.on('exit', (code) => { for (const p of this.pending.splice(0)) p.reject(new Error(`the netns peer exited (${code})`)) })
+  }
+
+  static async start(pid: number, cert: ServerCert, hosts: string[]): Promise<Peer> {
+    const child = spawn('nsenter', [`--net=/proc/${pid}/ns/net`, '--', path.join(repoRoot, 'node_modules/.bin/tsx'), path.join(repoRoot, 'test/fixtures/netns-peer.ts')], {
+      env: { ...process.env, PEER_CERT: cert.cert, PEER_KEY: cert.key, PEER_HOSTS: JSON.stringify(hosts), PEER_DNS },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    })
+    const peer = new Peer(child)
+    const ready = await peer.next()
+    if (!ready.ready) throw new Error(`the netns peer did not start: ${JSON.stringify(ready)}`)
+    return peer
+  }
+
+  private next(): Promise<PeerReply> {
+    return new Promise((resolve, reject) => this.pending.push({ resolve, reject }))
+  }
+
+  call(command: PeerReply): Promise<PeerReply> {
+    const reply = this.next()
+    this.child.stdin!.write(`${JSON.stringify(command)}\n`)
+    return reply
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null) return
+    const exited = new Promise((resolve) => this.child.once('exit', resolve))
+    this.child.stdin!.end()
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 3000))])
+    this.child.kill('SIGKILL')
+  }
+}
+
+export class ImageContainer {
+  private constructor(readonly engine: Engine, readonly id: string) {}
+
+  // Runs the image as the platforms do: --read-only, a tmpfs on the writable dir, no capability,
+  // --network none; the volumes read-only.
+  static async run(e: Engine, p: Product, image: string, opts: RunOptions): Promise<ImageContainer> {
+    const args = [
+      'run', '-d', '--name', opts.name, '--read-only', '--network', 'none', '--cap-drop', 'all',
+      // podman's --read-only adds tmpfs mounts on /tmp, /var/tmp and /run unless told not to.
+      ...(opts.tmpfs === false ? (e.bin === 'podman' ? ['--read-only-tmpfs=false'] : []) : ['--tmpfs', p.image.writableDir]),
+      ...Object.entries(opts.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
+      ...(opts.volumes ?? []).flatMap(([host, inside]) => ['-v', `${host}:${inside}:ro`]),
+      image,
+    ]
+    const r = await cli(e, args)
+    if (r.exitCode !== 0) throw new Error(`${e.bin} run failed: ${r.stderr}`)
+    return new ImageContainer(e, r.stdout.trim())
+  }
+
+  async inspect(format: string): Promise<string> {
+    return (await cli(this.engine, ['inspect', '--format', format, this.id])).stdout.trim()
+  }
+
+  // The host PID of the container's PID 1 (0 once it has exited).
+  async pid(): Promise<number> {
+    return Number(await this.inspect('{{.State.Pid}}'))
+  }
+
+  // PID 1 and every process under it, on the host.
+  async processes(): Promise<number[]> {
+    const all: number[] = []
+    const visit = (pid: number) => {
+      all.push(pid)
+      for (const task of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) visit(Number(task))
+    }
+    visit(await this.pid())
+    return all
+  }
+
+  exec(args: string[], env: Record<string, string> = {}) {
+    return cli(this.engine, ['exec', ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]), this.id, ...args])
+  }
+
+  // The container's output (stdout and stderr, as the engine's log has them).
+  async logs(): Promise<string> {
+    const r = await cli(this.engine, ['logs', this.id])
+    return `${r.stdout}${r.stderr}`
+  }
+
+  // Waits until the container has exited; its exit code.
+  async exitCode(timeoutMs = 20_000): Promise<number> {
+    for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+      if ((await this.inspect('{{.State.Running}}')) === 'false') return Number(await this.inspect('{{.State.ExitCode}}'))
+    }
+    throw new Error(`container ${this.id} still runs after ${timeoutMs} ms`)
+  }
+
+  // `stop` with the engine's kill timeout: the stop's duration and the exit code (137 if killed).
+  async stop(timeoutS: number): Promise<{ ms: number; exitCode: number }> {
+    const started = Date.now()
+    await cli(this.engine, ['stop', '-t', String(timeoutS), this.id])
+    return { ms: Date.now() - started, exitCode: Number(await this.inspect('{{.State.ExitCode}}')) }
+  }
+
+  async remove(): Promise<void> {
+    await cli(this.engine, forceRemoveArgs(this.engine.bin, this.id))
+  }
+}

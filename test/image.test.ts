@@ -1,0 +1,211 @@
+// The container image of make image. On a real engine (the run's MATRIX_ENGINE, and podman too
+// when that is docker: podman needs no daemon), the amd64 image runs as the platforms run it
+// (read-only root, a tmpfs, no capability, --network none) beside the FIXTURE intake in its network
+// namespace (test/helpers/image-host.ts). Without an engine: the index, both architectures' files,
+// the digests' stability and the platform files of the README.
+import test from 'ava'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { gunzipSync } from 'node:zlib'
+import { $ } from 'zx'
+import { type EngineName, engineNamed, requestedEngine } from '../scripts/lib/containers.ts'
+import { elfMachine } from '../scripts/lib/elf.ts'
+import { buildImage, healthcheckPath, imageLayoutDir } from '../scripts/lib/image.ts'
+import { ecsTaskDefinition, helmValues } from '../scripts/lib/image-platforms.ts'
+import { cacheDir, distDir, repoRoot } from '../scripts/lib/paths.ts'
+import { liveConfig, loadProduct } from '../scripts/lib/product.ts'
+import { proxyOutDir } from '../scripts/lib/proxy-build.ts'
+import { FixturePki, type ServerCert } from './fixtures/pki.ts'
+import { ImageContainer, PEER_DNS, Peer, loadImage, removeImage } from './helpers/image-host.ts'
+import { upstreamHosts } from './helpers/relay-lab.ts'
+
+const product = loadProduct()
+const relays = product.ports.services.filter((s) => s.kind === 'relay')
+const amd64 = product.architectures.find((a) => a.oci === 'amd64')!
+const layout = imageLayoutDir(distDir)
+const blob = (digest: string) => readFileSync(path.join(layout, 'blobs', 'sha256', digest.replace('sha256:', '')))
+const blobJson = (digest: string) => JSON.parse(blob(digest).toString())
+const topIndex = () => JSON.parse(readFileSync(path.join(layout, 'index.json'), 'utf8'))
+const imageIndex = () => blobJson(topIndex().manifests[0].digest)
+
+const work = mkdtempSync(path.join(os.tmpdir(), 'image-test-'))
+let cert: ServerCert
+let ca: string
+const resolvConf = path.join(work, 'resolv.conf')
+
+test.before(async () => {
+  const pki = await FixturePki.create(path.join(work, 'pki'))
+  cert = await pki.leaf('intake', { hosts: upstreamHosts(product) })
+  ca = pki.ca
+  writeFileSync(resolvConf, `nameserver ${PEER_DNS}\n`)
+})
+
+// The FIXTURE CA stands in for the image's CA bundle, the FIXTURE DNS for the resolver.
+const fixtureVolumes = (): [string, string][] => [[resolvConf, '/etc/resolv.conf'], [ca, product.image.caBundle]]
+
+// The ports HAProxy listens on in the container, as its health command reads them.
+const health = (c: ImageContainer, env: Record<string, string> = {}) => c.exec([healthcheckPath(product)], env)
+
+const engines: EngineName[] = requestedEngine() === 'docker' ? ['docker', 'podman'] : ['podman']
+
+for (const name of engines) {
+  test.serial(`${name}: read-only, non-root, no capability, --network none: every relay port relays to its upstream; SIGTERM lets an in-flight upload finish and the proxy exits 0 by itself`, async (t) => {
+    const e = await engineNamed(name)
+    const image = await loadImage(e, product, amd64)
+    const started = Date.now()
+    const c = await ImageContainer.run(e, product, image, { name: `fips-image-relay-${process.pid}`, volumes: fixtureVolumes() })
+    let peer: Peer | undefined
+    try {
+      // Ready: the health command passes (fipsinstall done, the config checked, every port bound).
+      while ((await health(c)).exitCode !== 0 && Date.now() - started < 20_000) await new Promise((r) => setTimeout(r, 50))
+      t.log(`${name}: engine run to healthy ${Date.now() - started} ms`)
+      peer = await Peer.start(await c.pid(), cert, upstreamHosts(product))
+      t.true((await peer.call({ op: 'waitResolution', port: product.ports.rangeStart })).ok, await c.logs())
+      const healthy = await health(c)
+      t.is(healthy.exitCode, 0, healthy.stderr)
+      t.is(healthy.stdout, `${product.name}: listening on ${product.ports.rangeStart}-${product.ports.rangeEnd}\n`)
+
+      // Who runs: every process of the container as the image's numeric user, with no capability.
+      for (const pid of await c.processes()) {
+        const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+        t.regex(status, new RegExp(`^Uid:\\t${product.image.uid}\\t${product.image.uid}\\t`, 'm'), `pid ${pid} runs as ${product.image.uid}`)
+        t.regex(status, /^CapEff:\t0000000000000000$/m, `pid ${pid} has no capability`)
+      }
+      // No ls in the image: the shell's glob.
+      t.is((await c.exec(['/bin/sh', '-c', `echo ${product.image.writableDir}/*`])).stdout, `${product.image.writableDir}/fipsmodule.cnf\n`, 'fipsmodule.cnf generated at start, in the tmpfs')
+
+      for (const service of relays) {
+        const reply = await peer.call({ op: 'send', port: service.port, path: `/image/${service.name}`, bytes: 4096 })
+        t.is(reply.status, 202, `${service.name}: ${JSON.stringify(reply)}`)
+      }
+      const records = await peer.call({ op: 'records' }) as unknown as { path: string; sni: string; host: string; bytes: number }[]
+      for (const service of relays) {
+        t.like(records.find((r) => r.path === `/image/${service.name}`), { sni: service.upstream, host: service.upstream, bytes: 4096 }, service.name)
+      }
+
+      // SIGTERM during a slow upload (8 pieces of 64 KiB, 100 ms apart): the upload finishes, then
+      // HAProxy exits by itself, well before the engine's 10 s kill (exit 0, not 137).
+      const upload = peer.call({ op: 'send', port: relays[0].port, path: '/image/in-flight', bytes: 512 * 1024, chunked: true, pauseMs: 100 })
+      await new Promise((r) => setTimeout(r, 300))
+      const stop = await c.stop(10)
+      t.is((await upload).status, 202, 'the in-flight upload finished')
+      t.is(stop.exitCode, 0, `exited by itself: ${await c.logs()}`)
+      t.log(`${name}: SIGTERM to exit ${stop.ms} ms, with an upload in flight for another ~0.5 s`)
+      t.true(stop.ms < 2000, `stopped within 2 s (${stop.ms} ms)`)
+    } finally {
+      await peer?.close()
+      await c.remove()
+    }
+  })
+
+  test.serial(`${name}: DD_FIPS_PORT_RANGE_START=10803 moves every listener, and each relays`, async (t) => {
+    const e = await engineNamed(name)
+    const image = await loadImage(e, product, amd64)
+    const start = 10803
+    const c = await ImageContainer.run(e, product, image, { name: `fips-image-range-${process.pid}`, env: { DD_FIPS_PORT_RANGE_START: String(start) }, volumes: fixtureVolumes() })
+    let peer: Peer | undefined
+    try {
+      peer = await Peer.start(await c.pid(), cert, upstreamHosts(product))
+      t.true((await peer.call({ op: 'waitResolution', port: start })).ok, await c.logs())
+      t.is((await health(c)).stdout, `${product.name}: listening on ${start}-${start + product.ports.rangeSize - 1}\n`)
+      const atDefault = await health(c, { DD_FIPS_PORT_RANGE_START: String(product.ports.rangeStart) })
+      t.is(atDefault.exitCode, 1, 'nothing on the default range')
+      for (const service of relays) {
+        const reply = await peer.call({ op: 'send', port: start + service.offset, path: `/moved/${service.name}`, bytes: 512 })
+        t.is(reply.status, 202, service.name)
+      }
+    } finally {
+      await peer?.close()
+      await c.remove()
+    }
+  })
+
+  test.serial(`${name}: a mounted config is used; a broken one, or no writable ${product.image.writableDir}, stops the container with the reason`, async (t) => {
+    const e = await engineNamed(name)
+    const image = await loadImage(e, product, amd64)
+    // A custom config: the stats port answers with a marker instead of the stats page.
+    const custom = path.join(work, 'custom.cfg')
+    writeFileSync(custom, ['global', '    log stdout format short daemon notice', 'defaults', '    mode http', '    timeout client 5s', '    timeout server 5s', '    timeout connect 5s',
+      'frontend marker', `    bind 127.0.0.1:${product.ports.rangeStart}`, '    http-request return status 200 content-type text/plain string custom-config-in-use', ''].join('\n'))
+    const c = await ImageContainer.run(e, product, image, { name: `fips-image-custom-${process.pid}`, volumes: [...fixtureVolumes(), [custom, liveConfig(product)]] })
+    let peer: Peer | undefined
+    try {
+      peer = await Peer.start(await c.pid(), cert, upstreamHosts(product))
+      const reply = await peer.call({ op: 'send', port: product.ports.rangeStart, method: 'GET', path: '/' })
+      t.is(reply.body, 'custom-config-in-use', 'the mounted config, not the built-in one')
+    } finally {
+      await peer?.close()
+      await c.remove()
+    }
+
+    const broken = path.join(work, 'broken.cfg')
+    writeFileSync(broken, 'global\n    no-such-keyword 1\n')
+    const b = await ImageContainer.run(e, product, image, { name: `fips-image-broken-${process.pid}`, volumes: [...fixtureVolumes(), [broken, liveConfig(product)]] })
+    try {
+      t.not(await b.exitCode(), 0)
+      const logs = await b.logs()
+      t.regex(logs, /\[ALERT\].*no-such-keyword/, "HAProxy's own message")
+      t.regex(logs, new RegExp(`${liveConfig(product)} is refused by haproxy -c`))
+    } finally {
+      await b.remove()
+    }
+
+    const noTmpfs = await ImageContainer.run(e, product, image, { name: `fips-image-no-tmpfs-${process.pid}`, tmpfs: false, volumes: fixtureVolumes() })
+    try {
+      t.is(await noTmpfs.exitCode(), 1)
+      t.regex(await noTmpfs.logs(), new RegExp(`cannot write ${product.image.writableDir}/fipsmodule\\.cnf: .*--tmpfs ${product.image.writableDir}`))
+    } finally {
+      await noTmpfs.remove()
+      await removeImage(e, image)
+    }
+  })
+}
+
+test('the index: linux/amd64 and linux/arm64, each layer of its architecture, labelled with the versions and the provider', async (t) => {
+  const index = imageIndex()
+  t.deepEqual(index.manifests.map((m: any) => `${m.platform.os}/${m.platform.architecture}`), product.architectures.map((a) => `linux/${a.oci}`))
+  for (const entry of index.manifests) {
+    const manifest = blobJson(entry.digest)
+    const config = blobJson(manifest.config.digest)
+    t.is(config.architecture, entry.platform.architecture)
+    t.is(config.os, 'linux')
+    t.is(config.config.User, `${product.image.uid}:${product.image.gid}`, 'a numeric non-root user')
+    const labels = config.config.Labels
+    t.is(labels['org.opencontainers.image.version'], product.version)
+    t.regex(labels['org.opencontainers.image.revision'], /^[0-9a-f]{40}(-dirty)?$/)
+    const report = JSON.parse(readFileSync(path.join(proxyOutDir(product.architectures.find((a) => a.oci === entry.platform.architecture)!.name), 'build-report.json'), 'utf8'))
+    t.is(labels[`com.datadoghq.${product.name}.fips-provider-version`], report.fips_provider.version)
+    t.is(labels[`com.datadoghq.${product.name}.fips-provider-validated`], String(report.fips_provider.validated))
+    t.deepEqual(Object.keys(config.config.ExposedPorts), product.ports.services.map((s) => `${s.port}/tcp`))
+    // The layer's ELF files are of the platform's architecture.
+    const dir = mkdtempSync(path.join(work, `layer-${entry.platform.architecture}-`))
+    writeFileSync(path.join(dir, 'layer.tar'), gunzipSync(blob(manifest.layers[0].digest)))
+    await $({ quiet: true, cwd: dir })`tar -xf layer.tar`
+    const expected = entry.platform.architecture === 'arm64' ? 'AArch64' : 'Advanced Micro Devices X86-64'
+    for (const file of [`${product.paths.embedded}/sbin/haproxy`, `${product.paths.embedded}/lib/ossl-modules/fips.so`, '/bin/dash']) {
+      t.is(await elfMachine(path.join(dir, file)), expected, `${entry.platform.architecture}: ${file}`)
+    }
+    // Only what runs: no package manager, no shell but dash.
+    for (const absent of ['usr/bin/apt', 'usr/bin/dpkg', 'bin/bash', 'usr/bin/perl']) t.false((await $({ nothrow: true, quiet: true, cwd: dir })`test -e ${absent}`).exitCode === 0, absent)
+    t.log(`${entry.platform.architecture}: ${(manifest.layers[0].size / 1048576).toFixed(2)} MiB compressed`)
+    t.true(manifest.layers[0].size < 20 * 1048576, 'under 20 MiB compressed')
+  }
+})
+
+test('two builds of one commit give the same image digest', async (t) => {
+  const labels = imageIndex().annotations
+  const again = await buildImage({
+    product, outDir: mkdtempSync(path.join(work, 'again-')), workDir: mkdtempSync(path.join(work, 'again-work-')), cacheDir: cacheDir(),
+    sourceDateEpoch: Date.parse(labels['org.opencontainers.image.created']) / 1000, revision: labels['org.opencontainers.image.revision'], proxyTree: proxyOutDir,
+  })
+  t.is(again.index.digest, topIndex().manifests[0].digest)
+})
+
+test("the README's Helm values and ECS task definition are make image's", (t) => {
+  const readme = readFileSync(path.join(repoRoot, 'README.md'), 'utf8')
+  t.true(readme.includes(`\`\`\`yaml\n${helmValues(product)}\`\`\``), 'the Helm values')
+  t.true(readme.includes(`\`\`\`json\n${ecsTaskDefinition(product)}\`\`\``), 'the ECS task definition')
+  const task = JSON.parse(ecsTaskDefinition(product))
+  t.deepEqual(task.containerDefinitions[1].portMappings.map((m: any) => m.containerPort), product.ports.services.map((s) => s.port), 'all the ports')
+})
