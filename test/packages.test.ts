@@ -6,7 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { $ } from 'zx'
 import { distDir, repoRoot } from '../scripts/lib/paths.ts'
-import { exampleConfig, fipsinstallPath, liveConfig, loadProduct, portVariable, runHaproxyPath } from '../scripts/lib/product.ts'
+import { exampleConfig, fipsinstallPath, liveConfig, loadProduct, portVariable, runHaproxyPath, selfCheckPath } from '../scripts/lib/product.ts'
 import { sha256File } from '../scripts/lib/sources.ts'
 import { distPackage, manifest } from './helpers/dist.ts'
 import { ProxyTree } from './helpers/proxy-tree.ts'
@@ -65,6 +65,7 @@ for (const format of product.packages) {
         [`${E}/ssl/openssl.cnf`]: '-rw-r--r--',
         [fipsinstallPath(product)]: '-rwxr-xr-x',
         [runHaproxyPath(product)]: '-rwxr-xr-x',
+        [selfCheckPath(product)]: '-rwxr-xr-x',
         [exampleConfig(product)]: '-rw-r--r--',
         [`${format.unitDir}/${product.name}.service`]: '-rw-r--r--',
         [`/usr/share/doc/${product.name}/copyright`]: '-rw-r--r--',
@@ -129,7 +130,7 @@ test('rpmlint: zero errors on every .rpm (filters in packaging/rpmlint.toml, eac
   }
 })
 
-test('shellcheck: every maintainer script, fipsinstall, run-haproxy and the rendered functions are clean', async (t) => {
+test('shellcheck: every maintainer script, fipsinstall, run-haproxy, the self-check and the rendered functions are clean', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'scripts-'))
   const deb = distPackage('deb', archsOf('deb')[0])
   await $(q)`dpkg-deb -e ${deb} ${path.join(dir, 'deb')}`
@@ -148,6 +149,9 @@ test('shellcheck: every maintainer script, fipsinstall, run-haproxy and the rend
   t.true(files.length >= 13, `${files.length} scripts`)
   const r = await $({ nothrow: true, quiet: true })`shellcheck -s sh ${files}`
   t.is(r.exitCode, 0, r.stdout)
+  // The self-check is bash (4.2, RHEL 7's).
+  const check = await $({ nothrow: true, quiet: true })`shellcheck -s bash ${path.join(dir, 'root', selfCheckPath(product))}`
+  t.is(check.exitCode, 0, check.stdout)
 })
 
 test('systemd-analyze verify: the unit is valid, with no warning', async (t) => {

@@ -64,15 +64,36 @@ for (const service of relays) {
   })
 }
 
+// Every request the Agent sends to each port (product.yaml agent_requests, from the Agent's
+// source), with its method, path and body: it arrives at the upstream host of that path (SNI and
+// Host), with that method, path and body. The expected host is computed here, independently of
+// the config: the longest route prefix that is the path or a parent of it, else the port's upstream.
+const expectedUpstream = (service: (typeof relays)[number], requestPath: string) => {
+  const p = requestPath.split('?')[0]
+  return service.routes.filter((r) => p === r.pathPrefix || p.startsWith(`${r.pathPrefix}/`)).sort((a, b) => b.pathPrefix.length - a.pathPrefix.length)[0]?.upstream ?? service.upstream
+}
+
 for (const service of relays) {
-  for (const route of service.routes) {
-    test.serial(`${service.port} (${service.name}) sends ${route.pathPrefix} to ${route.upstream}`, async (t) => {
-      const reply = await lab.send(service.port, { method: 'GET', path: route.pathPrefix })
+  for (const request of service.agentRequests) {
+    const host = expectedUpstream(service, request.path)
+    test.serial(`${service.port} (${service.name}): the Agent's ${request.method} ${request.path} reaches ${host}`, async (t) => {
+      // A marker in the query string tells this request's record from every other one.
+      const marker = `agent-path-${service.name}-${request.method}-${request.path.replace(/\W+/g, '-')}`
+      const requestPath = `${request.path}${request.path.includes('?') ? '&' : '?'}marker=${marker}`
+      const body = request.method === 'POST' ? randomBytes(2048) : undefined
+      const reply = await lab.send(service.port, { method: request.method, path: requestPath, body })
       t.is(reply.status, 202, reply.body)
-      t.like(recordFor(t, lab, route.pathPrefix), { sni: route.upstream, host: route.upstream })
+      t.like(recordFor(t, lab, requestPath), { sni: host, host, method: request.method, bytes: body?.length ?? 0, ...(body ? { sha256: sha256(body) } : {}) })
     })
   }
 }
+
+test.serial('a route takes a whole path segment: /support/flares is not a flare', async (t) => {
+  const metrics = relays.find((s) => s.routes.some((r) => r.pathPrefix === '/support/flare'))!
+  const reply = await lab.send(metrics.port, { path: '/support/flares', body: randomBytes(16) })
+  t.is(reply.status, 202)
+  t.like(recordFor(t, lab, '/support/flares'), { sni: metrics.upstream, host: metrics.upstream })
+})
 
 test(`${product.ports.rangeStart} serves the HAProxy stats page`, async (t) => {
   const reply = await lab.send(product.ports.rangeStart, { method: 'GET' })

@@ -46,3 +46,47 @@ valid_port_start() {
     case "$1" in "" | 0* | *[!0-9]* | ??????*) return 1 ;; esac
     [ "$1" -ge @PORT_MIN@ ] && [ "$1" -le @PORT_MAX_START@ ]
 }
+
+# The process listening on TCP port $1 as "pid/name", "?" when it cannot be told, or nothing
+# (the caller defines as_root: the install script runs ss through sudo when it is not root).
+port_holder() {
+    local port=$1 line
+    if command -v ss >/dev/null 2>&1; then
+        line=$(as_root ss -ltnp 2>/dev/null | awk -v p=":$port" '{ n = length($4) - length(p); if (n > 0 && substr($4, n + 1) == p) { print; exit } }')
+        [ -n "$line" ] || return 0
+        printf '%s\n' "$line" | sed -n 's/.*users:(("\([^"]*\)",pid=\([0-9]*\).*/\2\/\1/p' | grep . || echo "?"
+    elif command -v netstat >/dev/null 2>&1; then
+        as_root netstat -ltnp 2>/dev/null | awk -v p=":$port" '$6 == "LISTEN" { n = length($4) - length(p); if (n > 0 && substr($4, n + 1) == p) { print ($7 != "" ? $7 : "?"); exit } }'
+    else
+        # /proc/net/tcp*: local address in hex, state 0A is LISTEN; no process name here.
+        cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v p="$(printf '%04X' "$port")" '$4 == "0A" && substr($2, length($2) - 3) == p { print "?"; exit }'
+    fi
+}
+
+# True if process $1 (or, with no argument, any process) runs the proxy's HAProxy. Reads the
+# command line: /proc/PID/exe and fd need ptrace rights that root lacks in some containers.
+is_proxy_process() {
+    local cmdline
+    for cmdline in /proc/${1:-[0-9]*}/cmdline; do
+        [ -r "$cmdline" ] || continue
+        case "$(tr '\0' ' ' <"$cmdline" 2>/dev/null || true)" in "@EMBEDDED@/sbin/haproxy "*) return 0 ;; esac
+    done
+    return 1
+}
+
+# The init system that runs this host.
+init_system() {
+    if systemd_running; then echo systemd
+    elif upstart_running; then echo upstart
+    else echo sysvinit
+    fi
+}
+
+# True if service $1 runs.
+service_active() {
+    case "$(init_system)" in
+        systemd) systemctl is-active --quiet "$1" ;;
+        upstart) status "$1" 2>/dev/null | grep -q start/running ;;
+        *) service "$1" status >/dev/null 2>&1 ;;
+    esac
+}

@@ -61,7 +61,9 @@ function section(service: Service): string[] {
     head,
     `frontend ${service.name}-forwarder`,
     bind(service),
-    ...service.routes.map((r) => `    use_backend ${backendName(r.upstream, service)} if { path_beg ${r.pathPrefix} }`),
+    // A route takes its path and what is under it, a whole segment: /support/flare and
+    // /support/flare/<case id>, never /support/flares.
+    ...service.routes.map((r) => `    use_backend ${backendName(r.upstream, service)} if { path ${r.pathPrefix} } || { path_beg ${r.pathPrefix}/ }`),
     `    default_backend ${backendName(upstream, service)}`,
     '',
     ...backend(backendName(upstream, service), upstream),

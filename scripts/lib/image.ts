@@ -180,7 +180,7 @@ async function assembleRoot(opts: ImageOptions, arch: Architecture, root: string
     chmodSync(abs, mode)
   }
   cpSync(path.join(opts.proxyTree(arch.name), 'opt'), path.join(root, 'opt'), { recursive: true, verbatimSymlinks: true })
-  const values = { ...templateValues(p), WRITABLE_DIR: p.image.writableDir, EXAMPLE_CONFIG: exampleConfig(p) }
+  const values = { ...templateValues(p), WRITABLE_DIR: p.image.writableDir }
   write(runHaproxyPath(p), renderRunHaproxy(p), 0o755)
   write(entrypointPath(p), renderWithDefinitions(p, packagingTemplate('container-entrypoint.sh'), values, 'container-entrypoint.sh'), 0o755)
   write(healthcheckPath(p), renderWithDefinitions(p, packagingTemplate('container-healthcheck.sh'), values, 'container-healthcheck.sh'), 0o755)

@@ -7,7 +7,7 @@ import path from 'node:path'
 import { parse } from 'yaml'
 import { repoRoot } from './paths.ts'
 import { renderWithDefinitions } from './maintainer-scripts.ts'
-import { type Product, exampleConfig, templateValues } from './product.ts'
+import { type Product, templateValues } from './product.ts'
 import { Fields, ValidationError } from './validate.ts'
 
 const INSTALLER = path.join(repoRoot, 'installer')
@@ -44,7 +44,6 @@ function renderInstaller(product: Product, variant: Variant, release: InstallerR
     SCRIPT_NAME: variant.name,
     AGENT_MAJOR: variant.agentMajor,
     CONFIG_DIR: product.paths.configDir,
-    EXAMPLE_CONFIG: exampleConfig(product),
     FIPS_YAML_AWK: awk,
     SITE: product.site,
     // The floor applies to the product's minimum major; a later major has none.

@@ -17,6 +17,12 @@ export interface Route {
   upstream: string
 }
 
+// A request the Agent sends to a relay port: method and path as the Agent's source has them.
+export interface AgentRequest {
+  method: 'GET' | 'HEAD' | 'POST'
+  path: string
+}
+
 export interface Service {
   offset: number
   port: number
@@ -26,6 +32,7 @@ export interface Service {
   agentSetting?: string
   upstream?: string
   routes: Route[]
+  agentRequests: AgentRequest[]
 }
 
 export interface Architecture {
@@ -207,6 +214,12 @@ function validateService(s: Fields, rangeStart: number, site: string): Service {
     r.require(inSite.test(route.upstream), 'upstream', `'${route.upstream}' is not a host in the site ${site}`)
     return route
   })
+  const agentRequests = kind === 'relay'
+    ? s.strings('agent_requests', /^(GET|HEAD|POST) \/[A-Za-z0-9/_.?=-]*$/).map((r) => {
+      const [method, path] = r.split(' ')
+      return { method: method as AgentRequest['method'], path }
+    })
+    : (s.absent('agent_requests', 'only relay services receive Agent requests'), [])
   return {
     offset,
     port: rangeStart + offset,
@@ -216,6 +229,7 @@ function validateService(s: Fields, rangeStart: number, site: string): Service {
     agentSetting: s.optionalStr('agent_setting', /^[a-z_.]+$/),
     upstream,
     routes,
+    agentRequests,
   }
 }
 
@@ -253,6 +267,8 @@ export const exampleConfig = (p: Product) => `${liveConfig(p)}.example`
 export const fipsinstallPath = (p: Product) => `${p.paths.prefix}/bin/fipsinstall`
 // HAProxy's launcher: sets every listener's port from DD_FIPS_PORT_RANGE_START.
 export const runHaproxyPath = (p: Product) => `${p.paths.prefix}/bin/run-haproxy`
+// The self-check an operator runs on a host (and the install script at its end).
+export const selfCheckPath = (p: Product) => `${p.paths.prefix}/bin/${p.name}-check`
 // The variable run-haproxy sets to a service's port, which the example config binds.
 export const portVariable = (s: Service) => `DD_FIPS_PORT_${s.name.toUpperCase().replace(/-/g, '_')}`
 export const portRangeMaxStart = (p: Product) => 65536 - p.ports.rangeSize
@@ -271,6 +287,8 @@ export function templateValues(p: Product): Record<string, string> {
     LIVE_CONFIG: liveConfig(p),
     FIPSINSTALL: fipsinstallPath(p),
     RUN_HAPROXY: runHaproxyPath(p),
+    CHECK: selfCheckPath(p),
+    EXAMPLE_CONFIG: exampleConfig(p),
     PORT_START: String(p.ports.rangeStart),
     PORT_COUNT: String(p.ports.rangeSize),
     PORT_MIN: String(PORT_RANGE_MIN),

@@ -5,9 +5,9 @@ import { chmodSync, cpSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmS
 import path from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { renderHaproxyConfig, renderRunHaproxy } from './haproxy-config.ts'
-import { maintainerScripts } from './maintainer-scripts.ts'
+import { maintainerScripts, renderWithDefinitions } from './maintainer-scripts.ts'
 import { PACKAGING } from './paths.ts'
-import { type Architecture, type PackageFormat, type Product, docDir, exampleConfig, fipsinstallPath, runHaproxyPath, templateValues } from './product.ts'
+import { type Architecture, type PackageFormat, type Product, docDir, exampleConfig, fipsinstallPath, runHaproxyPath, selfCheckPath, templateValues } from './product.ts'
 import type { BuildReport } from './proxy-build.ts'
 import { packagingTemplate as template, render } from './template.ts'
 import type { PackageVersions } from './version.ts'
@@ -73,6 +73,10 @@ export function stage(input: StageInput, root: string): Staged {
 
   add(fipsinstallPath(p), render(template('fipsinstall.sh'), values, 'fipsinstall.sh'), 0o755)
   add(runHaproxyPath(p), renderRunHaproxy(p), 0o755)
+  add(selfCheckPath(p), renderWithDefinitions(p, template('datadog-fips-proxy-check.sh'), {
+    ...values,
+    SERVICES: p.ports.services.map((s) => `${s.offset}:${s.name}`).join(' '),
+  }, 'datadog-fips-proxy-check.sh'), 0o755)
   add(exampleConfig(p), renderHaproxyConfig(p, { caBundle: format.caBundle, flavour: `${format.id} package, CA bundle ${format.caBundle}` }))
   add(`${format.unitDir}/${p.name}.service`, render(template(`${p.name}.service`), values, 'unit'))
 

@@ -7,11 +7,14 @@ import os from 'node:os'
 import path from 'node:path'
 import { importImage, startSystemd, type Container } from '../../scripts/lib/containers.ts'
 import { cacheDir, distDir } from '../../scripts/lib/paths.ts'
-import { type Product, loadProduct } from '../../scripts/lib/product.ts'
+import { type Product, liveConfig, loadProduct } from '../../scripts/lib/product.ts'
 import { buildRepos, rpmRepoPath } from '../../scripts/lib/repo.ts'
 import { debianRootfsTarball } from '../../scripts/lib/rootfs.ts'
 import { signingKey } from '../../scripts/lib/signing.ts'
 import { buildFixtureAgent } from '../fixtures/datadog-agent/fixture-agent.ts'
+import { fixtureIntake } from '../fixtures/intake.ts'
+import { RUNTIME_RESOLUTION } from '../../scripts/lib/haproxy-config.ts'
+import { upstreamHosts } from './relay-lab.ts'
 import { PLATFORMS, type Platform, REPO_SERVER } from '../matrix/platforms.ts'
 import { AGENT_MAJOR, SCRIPT, installScript, manifest } from './dist.ts'
 
@@ -167,3 +170,33 @@ export async function withInstallerHost<T>(fn: (h: InstallerHost) => Promise<T>,
     await h.container.remove()
   }
 }
+
+// Where the served tree keeps the FIXTURE intake's files: the trusted one, and one of another CA.
+export const FIXTURE_INTAKE = { trusted: 'fixture-intake', untrusted: 'fixture-intake-untrusted' }
+
+// Writes both intakes' files into the served tree (certificates for every upstream host).
+export async function addFixtureIntakes(served: string, p: Product): Promise<void> {
+  await fixtureIntake(path.join(served, FIXTURE_INTAKE.trusted), upstreamHosts(p))
+  await fixtureIntake(path.join(served, FIXTURE_INTAKE.untrusted), upstreamHosts(p))
+}
+
+// A FIXTURE intake inside a test host: `openssl s_server -www` (the proxy's own openssl) on
+// 127.0.0.2:443, which /etc/hosts names for every upstream host, its CA in the system store. The
+// live config is changed only where the container cannot help it: the host has no DNS server, so
+// the upstream addresses come from the libc (/etc/hosts) instead of the resolvers; `checkEvery`
+// shortens the health checks' interval (a DOWN intake is seen in seconds, not 30). Restarts the proxy.
+export async function serveFixtureIntake(h: InstallerHost, p: Product, trustCa: (file: string) => string, opts: { which?: keyof typeof FIXTURE_INTAKE; checkEvery?: string } = {}): Promise<ShResult> {
+  const dir = `/srv/repo/${FIXTURE_INTAKE[opts.which ?? 'trusted']}`
+  return h.sh([
+    trustCa(`/srv/repo/${FIXTURE_INTAKE.trusted}/ca.crt`),
+    `grep -q ' fixture-intake$' /etc/hosts || echo "127.0.0.2 ${upstreamHosts(p).join(' ')} fixture-intake" >> /etc/hosts`,
+    `sed -i 's/ ${RUNTIME_RESOLUTION}/ init-addr libc,none/' ${liveConfig(p)}`,
+    ...(opts.checkEvery ? [`sed -i 's/ check inter [0-9a-z]* / check inter ${opts.checkEvery} /' ${liveConfig(p)}`] : []),
+    stopFixtureIntakeCommand,
+    `(OPENSSL_CONF=/dev/null setsid ${p.paths.embedded}/bin/openssl s_server -accept 127.0.0.2:443 -cert ${dir}/server.pem -www -quiet >/dev/null 2>&1 &)`,
+    `systemctl restart ${p.name}`,
+  ].join(' && '))
+}
+
+// Stops the FIXTURE intake (the intake is down); true whether or not one ran.
+export const stopFixtureIntakeCommand = "{ pkill -f '^/opt/.*/openssl s_server -accept 127.0.0.2:443' || true; }"

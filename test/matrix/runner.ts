@@ -7,14 +7,13 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { type EngineName, engine, preparedImage, pullImage, removeContainersNamed } from '../../scripts/lib/containers.ts'
 import { formatDuration } from '../../scripts/lib/exec.ts'
-import { RUNTIME_RESOLUTION, TLS12_CIPHERS, TLS13_SUITES } from '../../scripts/lib/haproxy-config.ts'
+import { TLS12_CIPHERS, TLS13_SUITES } from '../../scripts/lib/haproxy-config.ts'
 import { packageVersion } from '../../scripts/lib/packages.ts'
-import { type PackageFormat, type Product, exampleConfig, fipsinstallPath, liveConfig, loadProduct } from '../../scripts/lib/product.ts'
+import { type PackageFormat, type Product, exampleConfig, fipsinstallPath, liveConfig, loadProduct, selfCheckPath } from '../../scripts/lib/product.ts'
 import { distPackage } from '../helpers/dist.ts'
 import { buildDir } from '../../scripts/lib/paths.ts'
-import { type InstallerHost, containerHost, debianImage, fipsInstallEnv, releasePackages, servedTree, testRepository } from '../helpers/installer-host.ts'
+import { type InstallerHost, addFixtureIntakes, containerHost, debianImage, fipsInstallEnv, releasePackages, serveFixtureIntake, servedTree, testRepository } from '../helpers/installer-host.ts'
 import { FIXTURE_AGENT_VERSION } from '../fixtures/datadog-agent/fixture-agent.ts'
-import { fixtureIntake } from '../fixtures/intake.ts'
 import { type Assertion, type Check, Collector } from './checks.ts'
 import { NEXT_VERSION, buildNextPackages, debianChroot, rpmRootScenario } from './chroot-scenarios.ts'
 import { type MatrixRow, type Placement, placement } from './definition.ts'
@@ -161,20 +160,15 @@ const TAMPERED_TREES = { metadata: 'repo-tampered-metadata', rpm: 'repo-tampered
 const relayedService = (p: Product) => p.ports.services.find((s) => s.kind === 'relay')!
 
 // A request to the metrics port arrives, over TLS with the shipped settings, at a FIXTURE intake
-// that answers as the metrics upstream host (its CA in the system store, its name in /etc/hosts).
-// The operator's config is changed for this only where the container cannot help it: the host has no
-// DNS server, so the upstream addresses come from the libc (/etc/hosts) instead of the resolvers.
+// that answers as every upstream host (installer-host.ts serveFixtureIntake); then the package's
+// self-check passes every check, the backends' included.
 async function relayCheck(t: Check, p: Product, h: InstallerHost, pf: Platform): Promise<void> {
-  const metrics = relayedService(p)
-  const setup = await h.sh([
-    pf.trustCa('/srv/repo/fixture-intake/ca.crt'),
-    `echo "127.0.0.2 ${metrics.upstream}" >> /etc/hosts`,
-    `sed -i 's/ ${RUNTIME_RESOLUTION}/ init-addr libc,none/' ${liveConfig(p)}`,
-    `(OPENSSL_CONF=/dev/null setsid ${p.paths.embedded}/bin/openssl s_server -accept 127.0.0.2:443 -cert /srv/repo/fixture-intake/server.pem -www -quiet >/dev/null 2>&1 &)`,
-    `systemctl restart ${p.name}`,
-  ].join(' && '))
+  const setup = await serveFixtureIntake(h, p, pf.trustCa)
   t.is(setup.code === 0 ? 'ok' : (setup.out + setup.err).trim().slice(-400), 'ok', 'the fixture intake is set up')
-  await relayedRequest(t, p, h, metrics.port)
+  await relayedRequest(t, p, h, relayedService(p).port)
+  const check = await h.sh(selfCheckPath(p))
+  t.is(check.code === 0 ? 'exit 0' : `exit ${check.code}: ${check.out.split('\n').filter((l) => /^FAIL/.test(l)).join(' / ')}`, 'exit 0', `${selfCheckPath(p)} passes every check`)
+  t.is(check.out.split('\n').filter((l) => /^PASS /.test(l)).length, 5 + p.ports.services.reduce((n, s) => n + (s.kind === 'relay' ? 1 + s.routes.length : 0), 0), 'one PASS line per check and per backend')
 }
 
 // A request to the metrics port `port` arrives at relayCheck's TLS intake.
@@ -290,7 +284,7 @@ export async function runMatrix(opts: MatrixOptions, log: (line: string) => void
     context: () => ctx ??= (async () => {
       const nextPackage = await sources.nextPackages()
       const served = await testRepository()
-      await fixtureIntake(path.join(served, 'fixture-intake'), relayedService(product).upstream!)
+      await addFixtureIntakes(served, product)
       return { product, beforeInstall: opts.beforeInstall, served, next: await servedTree((format) => [...releasePackages(format), nextPackage(format)]) }
     })(),
     tampered: () => tampered ??= sources.context().then((c) => tamperedTrees(c.served, product)),
