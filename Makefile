@@ -5,42 +5,45 @@ AVA := node_modules/.bin/ava
 
 .PHONY: deps proxy proxy-two-source packages image repos matrix bench ci-files test typecheck clean
 
-# Installed from the machine's configured apt sources (run as root). See README.md.
-APT_PACKAGES := curl ca-certificates perl make binutils gnupg gawk busybox qemu-user-static libc6-arm64-cross libgcc-s1-arm64-cross shellcheck \
-	rpm lintian rpmlint systemd debootstrap apt-utils createrepo-c podman runc docker.io iproute2 procps util-linux wrk
+# Each target first checks the tools it runs and those of the targets it builds first, before any
+# of them starts (scripts/lib/tools.ts, which names each one's Debian package); as root it installs
+# what is missing from the machine's configured apt sources. tools-a+b checks targets a and b.
+TOOLS := $(TSX) scripts/tools.ts
+tools-%: node_modules
+	$(TOOLS) $(subst +, ,$*)
 
 node_modules: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch node_modules
 
-deps:
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES)
+# Every target's Debian packages at once (as root).
+deps: node_modules
+	$(TOOLS) deps
 
-proxy: node_modules
+proxy: tools-proxy
 	$(TSX) scripts/proxy.ts
 
 # The release path's two-source build, so that it never rots: libssl/libcrypto from the library's
 # release, fips.so from OpenSSL 3.0.17 (standing in for the validated 3.0.9, which cannot be fetched
 # here), cached like the default trees; test/proxy-tree.test.ts checks them.
-proxy-two-source: node_modules
+proxy-two-source: tools-proxy
 	FIPS_PROVIDER_SOURCE=openssl-3.0.17 PROXY_OUT_DIR=build/proxy-two-source $(TSX) scripts/proxy.ts
 
-packages: proxy
+packages: tools-proxy+packages proxy
 	$(TSX) scripts/packages.ts
 
 # The container image (linux/amd64 + linux/arm64) into dist/, without a container engine.
-image: proxy
+image: tools-proxy+image proxy
 	$(TSX) scripts/image.ts
 
-repos: packages
+repos: tools-proxy+packages+repos packages
 	$(TSX) scripts/repos.ts
 
 # The distro matrix (test/matrix/matrix.yaml): every row this machine can run.
-matrix: packages
+matrix: tools-proxy+packages+matrix packages
 	$(TSX) scripts/matrix.ts
 
-bench: packages
+bench: tools-proxy+packages+bench packages
 	$(TSX) scripts/bench.ts
 
 # CI files for engines with runners, generated from the matrix definition (committed).
@@ -52,7 +55,7 @@ typecheck: node_modules
 
 # MATRIX_ENGINE=docker|podman (default docker) for the tests' containers and the matrix; with docker
 # and no daemon answering on DOCKER_HOST, each step starts and stops one of its own.
-test: packages image proxy-two-source typecheck
+test: tools-proxy+packages+image+test packages image proxy-two-source typecheck
 	$(TSX) scripts/with-engine.ts $(AVA)
 	$(TSX) scripts/matrix.ts
 

@@ -38,3 +38,9 @@ test('withLock refuses while a live process holds the lock, takes over a dead on
   t.is(await withLock(lock, 'another make proxy', async () => readFileSync(lock, 'utf8')), String(process.pid), 'a dead holder\'s lock is taken over')
   t.false(existsSync(lock), 'released')
 })
+
+test('runLogged: a command that is not installed is named, never spawn ENOENT', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'exec-enoent-'))
+  const err = await t.throwsAsync(runLogged(['no-such-tool-fixture', '--version'], { cwd: dir, log: path.join(dir, 'log') }), { instanceOf: CommandError })
+  t.is(err!.message, 'no-such-tool-fixture is not installed or not on PATH (make deps installs every tool the build runs)')
+})

@@ -20,7 +20,8 @@ export async function runLogged(argv: string[], opts: RunOptions): Promise<void>
   try {
     const code = await new Promise<number | null>((resolve, reject) => {
       const child = spawn(argv[0], argv.slice(1), { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', fd, fd] })
-      child.on('error', reject)
+      // A command that is not installed: its name, not `spawn X ENOENT` (make's tool check names the package).
+      child.on('error', (err: NodeJS.ErrnoException) => reject(err.code === 'ENOENT' ? new CommandError(`${argv[0]} is not installed or not on PATH (make deps installs every tool the build runs)`) : err))
       child.on('close', resolve)
     })
     if (code !== 0) throw new CommandError(`'${argv.slice(0, 3).join(' ')} ...' failed (exit ${code}); the full output is in ${opts.log}`)

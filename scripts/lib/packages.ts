@@ -1,12 +1,13 @@
 // make packages: every package format x architecture from one product definition, with
 // SHA256SUMS, a JSON manifest and the CycloneDX SBOM beside them, and a summary table.
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { $ } from 'zx'
 import { debPackager } from './deb.ts'
 import { Progress } from './exec.ts'
-import type { Packager } from './packager.ts'
-import { buildDir, repoRoot } from './paths.ts'
+import type { PackageJob, Packager } from './packager.ts'
+import { buildDir, cacheDir, repoRoot } from './paths.ts'
 import type { PackageFormat, Product } from './product.ts'
 import { type BuildReport, proxyOutDir } from './proxy-build.ts'
 import { rpmPackager } from './rpm.ts'
@@ -40,6 +41,48 @@ export interface PackagesOptions {
   proxyTree?: (arch: string) => string
   // Scratch space and the log of the packaging tools (default: build/packages).
   workDir?: string
+  // Packages by the digest of their inputs (default: <cache>/packages).
+  packageCache?: string
+}
+
+// What a packager's output depends on besides the job: its code and its tool's version.
+const PACKAGER_INPUTS: Record<PackageFormat['kind'], { sources: string[]; tool: string[] }> = {
+  deb: { sources: ['scripts/lib/deb.ts'], tool: ['dpkg-deb', '--version'] },
+  rpm: { sources: ['scripts/lib/rpm.ts', 'packaging/templates/package.spec'], tool: ['rpmbuild', '--version'] },
+}
+
+// The digest of everything a package is made from: the staged tree (each entry's path, type, mode,
+// conffile flag and content or link target), the maintainer scripts, the job (product, format,
+// architecture, versions, build report, SOURCE_DATE_EPOCH) and the packager's code and tool version.
+async function packageDigest(job: PackageJob): Promise<string> {
+  const hash = createHash('sha256')
+  for (const e of job.staged.entries) {
+    const abs = path.join(job.staged.root, e.path)
+    const content = e.type === 'file' ? createHash('sha256').update(readFileSync(abs)).digest('hex') : e.type === 'symlink' ? readlinkSync(abs) : ''
+    hash.update(`${e.path}\0${e.type}\0${e.mode}\0${e.config}\0${content}\n`)
+  }
+  const inputs = PACKAGER_INPUTS[job.format.kind]
+  for (const source of inputs.sources) hash.update(readFileSync(path.join(repoRoot, source)))
+  hash.update((await $({ quiet: true })`${inputs.tool}`).stdout)
+  const { product, format, arch, versions, report, sourceDateEpoch } = job
+  hash.update(JSON.stringify({ product, format, arch, versions, report, sourceDateEpoch, scripts: job.staged.scripts }))
+  return hash.digest('hex')
+}
+
+// A warm build takes the package from the cache under the digest of its inputs: the bytes the
+// packager made from the same inputs (packages are reproducible: the tests build twice and compare).
+async function packOrReuse(packager: Packager, job: PackageJob, cache: string): Promise<string> {
+  const cached = path.join(cache, await packageDigest(job), packager.fileName(job))
+  const out = path.join(job.outDir, packager.fileName(job))
+  if (existsSync(cached)) {
+    copyFileSync(cached, out)
+    return out
+  }
+  const file = await packager.build(job)
+  mkdirSync(path.dirname(cached), { recursive: true })
+  copyFileSync(file, `${cached}.tmp-${process.pid}`)
+  renameSync(`${cached}.tmp-${process.pid}`, cached)
+  return file
 }
 
 // SOURCE_DATE_EPOCH from the environment, else the time of the last commit.
@@ -80,7 +123,7 @@ export async function buildPackages(opts: PackagesOptions): Promise<BuiltPackage
       const job = { product, format, arch, versions, report, workDir, outDir: opts.outDir, sourceDateEpoch: opts.sourceDateEpoch, log }
       const staged = await progress.step('stage', () =>
         stage({ ...job, proxyTree: tree }, path.join(workDir, 'staging')))
-      const file = await progress.step(`pack ${packager.fileName(job)}`, () => packager.build({ ...job, staged }))
+      const file = await progress.step(`pack ${packager.fileName(job)}`, () => packOrReuse(packager, { ...job, staged }, opts.packageCache ?? path.join(cacheDir(), 'packages')))
       built.push({
         file: path.basename(file),
         format: format.id,
