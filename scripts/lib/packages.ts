@@ -47,8 +47,8 @@ export interface PackagesOptions {
 
 // What a packager's output depends on besides the job: its code and its tool's version.
 const PACKAGER_INPUTS: Record<PackageFormat['kind'], { sources: string[]; tool: string[] }> = {
-  deb: { sources: ['scripts/lib/deb.ts'], tool: ['dpkg-deb', '--version'] },
-  rpm: { sources: ['scripts/lib/rpm.ts', 'packaging/templates/package.spec'], tool: ['rpmbuild', '--version'] },
+  deb: { sources: ['scripts/lib/deb.ts', 'scripts/lib/template.ts'], tool: ['dpkg-deb', '--version'] },
+  rpm: { sources: ['scripts/lib/rpm.ts', 'scripts/lib/template.ts', 'packaging/templates/package.spec'], tool: ['rpmbuild', '--version'] },
 }
 
 // The digest of everything a package is made from: the staged tree (each entry's path, type, mode,
@@ -71,14 +71,16 @@ async function packageDigest(job: PackageJob): Promise<string> {
 
 // A warm build takes the package from the cache under the digest of its inputs: the bytes the
 // packager made from the same inputs (packages are reproducible: the tests build twice and compare).
-async function packOrReuse(packager: Packager, job: PackageJob, cache: string): Promise<string> {
-  const cached = path.join(cache, await packageDigest(job), packager.fileName(job))
-  const out = path.join(job.outDir, packager.fileName(job))
+async function packOrReuse(packager: Packager, job: PackageJob, cache: string, progress: Progress): Promise<string> {
+  const name = packager.fileName(job)
+  const digest = await progress.step('digest of the inputs', () => packageDigest(job))
+  const cached = path.join(cache, digest, name)
+  const out = path.join(job.outDir, name)
   if (existsSync(cached)) {
-    copyFileSync(cached, out)
+    await progress.step(`reuse ${name} (cache ${digest.slice(0, 12)})`, () => copyFileSync(cached, out))
     return out
   }
-  const file = await packager.build(job)
+  const file = await progress.step(`pack ${name}`, () => packager.build(job))
   mkdirSync(path.dirname(cached), { recursive: true })
   copyFileSync(file, `${cached}.tmp-${process.pid}`)
   renameSync(`${cached}.tmp-${process.pid}`, cached)
@@ -105,26 +107,25 @@ export async function buildPackages(opts: PackagesOptions): Promise<BuiltPackage
   const { product } = opts
   const versions = packageVersions(product.version, product.release)
   const workRoot = opts.workDir ?? path.join(buildDir, 'packages')
-  const log = path.join(workRoot, 'packages.log')
   mkdirSync(workRoot, { recursive: true })
   mkdirSync(opts.outDir, { recursive: true })
-  writeFileSync(log, `packages ${product.name} ${product.version}\n`)
-  const built: BuiltPackage[] = []
-  const reports: Record<string, BuildReport> = {}
-  const inSbom: SbomPackage[] = []
-  for (const arch of product.architectures) {
+  // One log per lane: the packaging tools' output, each command with its own.
+  for (const arch of product.architectures) writeFileSync(path.join(workRoot, `packages-${arch.name}.log`), `packages ${product.name} ${product.version} ${arch.name}\n`)
+  // One lane per architecture, side by side (compression is most of the time, one CPU each); the
+  // results keep the product definition's order.
+  const lanes = await Promise.all(product.architectures.map(async (arch) => {
     const tree = (opts.proxyTree ?? proxyOutDir)(arch.name)
     const report = readReport(tree)
-    reports[arch.name] = report
+    const lane: (BuiltPackage & SbomPackage)[] = []
     for (const format of product.packages) {
       const packager = PACKAGERS[format.kind]
       const workDir = path.join(workRoot, `${format.id}-${arch.name}`)
       const progress = new Progress(`${format.id} ${arch.name}`)
-      const job = { product, format, arch, versions, report, workDir, outDir: opts.outDir, sourceDateEpoch: opts.sourceDateEpoch, log }
+      const job = { product, format, arch, versions, report, workDir, outDir: opts.outDir, sourceDateEpoch: opts.sourceDateEpoch, log: path.join(workRoot, `packages-${arch.name}.log`) }
       const staged = await progress.step('stage', () =>
         stage({ ...job, proxyTree: tree }, path.join(workDir, 'staging')))
-      const file = await progress.step(`pack ${packager.fileName(job)}`, () => packOrReuse(packager, { ...job, staged }, opts.packageCache ?? path.join(cacheDir(), 'packages')))
-      built.push({
+      const file = await packOrReuse(packager, { ...job, staged }, opts.packageCache ?? path.join(cacheDir(), 'packages'), progress)
+      lane.push({
         file: path.basename(file),
         format: format.id,
         name: product.name,
@@ -132,11 +133,16 @@ export async function buildPackages(opts: PackagesOptions): Promise<BuiltPackage
         arch: packager.archName(arch),
         size: statSync(file).size,
         sha256: await sha256File(file),
+        report,
+        tree,
       })
-      inSbom.push({ ...built.at(-1)!, report, tree })
       rmSync(workDir, { recursive: true, force: true })
     }
-  }
+    return lane
+  }))
+  const inSbom = lanes.flat()
+  const built: BuiltPackage[] = inSbom.map(({ report: _r, tree: _t, ...pkg }) => pkg)
+  const reports: Record<string, BuildReport> = Object.fromEntries(product.architectures.map((a, i) => [a.name, lanes[i][0].report]))
   writeIndex(opts.outDir, product, built, reports)
   writeFileSync(path.join(opts.outDir, SBOM_FILE), sbomJson({ product, packages: inSbom, sources: loadSources().sources, sourceDateEpoch: opts.sourceDateEpoch }))
   return built
