@@ -1,10 +1,10 @@
 #!/usr/bin/env tsx
-// make bench: requests/s and latency straight to a fixture intake, through our proxy and through a
-// vendor-like config; the proxy's memory; a warm `make packages`. Writes dist/bench.md and prints
-// `bench: via-proxy/direct=... ours/vendor-config=... proxy-rss-mb=...` last.
+// make bench: the proxy measured against the limit of its own binary (test/bench/bench.ts). Writes
+// dist/bench.md and prints `bench: ours/limit=... ours/vendor-like=... cpu-us-per-request=...` last.
 //   BENCH_SECONDS=10      length of each wrk run
 //   BENCH_CONNECTIONS=8   concurrent client connections
 //   BENCH_ROUNDS=3        interleaved runs per path (the median is reported)
+//   BENCH_IDLE_SECONDS=60 the quiet interval of the idle cost, per health-check setting
 import { main } from './lib/main.ts'
 import { runBench } from '../test/bench/bench.ts'
 
@@ -13,6 +13,7 @@ await main(async () => {
     seconds: Number(process.env.BENCH_SECONDS || 10),
     connections: Number(process.env.BENCH_CONNECTIONS || 8),
     rounds: Number(process.env.BENCH_ROUNDS || 3),
+    idleSeconds: Number(process.env.BENCH_IDLE_SECONDS || 60),
   })
   console.log(`\n${markdown}\n(${file})\n${summary}`)
 })

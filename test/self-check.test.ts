@@ -76,6 +76,7 @@ test.serial('every check passes on a healthy host; each fault is named on its li
       t.is(r.code, fault.code, `${fault.name}: exit ${fault.code}`)
       t.regex(r.out, /^FAILED: \d+ check\(s\)\. Next: ./m, `${fault.name}: a verdict and a next step`)
       if (fault.name === 'a config haproxy -c rejects') t.log(`failing case (${fault.name}):\n${r.out}`)
+      if (fault.name === 'an intake that is down') t.log(`failing case (${fault.name}), its FAIL lines and verdict:\n${r.out.split('\n').filter((l) => /^FAIL/.test(l)).join('\n')}`)
       if (fault.repair) t.is((await h.sh(fault.repair)).code, 0, `${fault.name}: repaired`)
     }
     // Back to the trusted intake: healthy again.

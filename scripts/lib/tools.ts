@@ -37,7 +37,7 @@ const NEEDS: Record<Target, Needs> = {
     packages: ['libc6-arm64-cross', 'libgcc-s1-arm64-cross'],
   },
   matrix: { commands: { ...BUILD, ...PACKAGING, ...CONTAINERS } },
-  bench: { commands: { ...BUILD, ...PACKAGING, unshare: 'util-linux', wrk: 'wrk', ss: 'iproute2' } },
+  bench: { commands: { ...BUILD, ...PACKAGING, unshare: 'util-linux', taskset: 'util-linux', wrk: 'wrk', ss: 'iproute2' } },
 }
 
 export const TARGETS = Object.keys(NEEDS) as Target[]

@@ -50,8 +50,9 @@ export function upstreamHosts(p: Product): string[] {
 export interface LabOptions {
   // 1..254, distinct per concurrent lab: picks the loopback addresses
   id: number
-  // the intake's certificate and, for the cipher case, its cipher list; 'down': nothing listens
-  intake: { cert: ServerCert; ciphers?: string; keepRecords?: boolean } | 'down'
+  // the intake's certificate and, for the cipher case, its cipher list; 'down': nothing listens;
+  // { external }: the upstream hosts resolve to that address, where the caller runs an intake
+  intake: { cert: ServerCert; ciphers?: string; keepRecords?: boolean } | 'down' | { external: string }
   // the CA certificate that stands in for the CA bundle the config names
   ca: string
   // the CA bundle path inside the config (the package format's)
@@ -60,6 +61,8 @@ export interface LabOptions {
   config?: string
   // DD_FIPS_PORT_RANGE_START: another range than the product's default
   portRangeStart?: number
+  // the CPUs the proxy may run on (taskset), e.g. '0': the benchmark keeps it apart from its client
+  cpus?: string
 }
 
 export interface Reply {
@@ -137,10 +140,11 @@ export class RelayLab {
 
   static async start(product: Product, opts: LabOptions): Promise<RelayLab> {
     const net3 = `127.77.${opts.id}`
-    const intake = opts.intake === 'down'
+    const intake = opts.intake === 'down' || 'external' in opts.intake
       ? undefined
       : await startIntake({ ...opts.intake, address: `${net3}.10`, cert: opts.intake.cert.cert, key: opts.intake.cert.key })
-    const dns = await startDns(`${net3}.53`, Object.fromEntries(upstreamHosts(product).map((h) => [h, `${net3}.10`])))
+    const intakeAddress = typeof opts.intake === 'object' && 'external' in opts.intake ? opts.intake.external : `${net3}.10`
+    const dns = await startDns(`${net3}.53`, Object.fromEntries(upstreamHosts(product).map((h) => [h, intakeAddress])))
     const dir = mkdtempSync(path.join(os.tmpdir(), `relay-lab-${opts.id}-`))
     writeFileSync(path.join(dir, 'resolv.conf'), `nameserver ${net3}.53\n`)
     const root = await unpackedPackage()
@@ -157,7 +161,9 @@ export class RelayLab {
       `exec ${runHaproxyPath(product)} -W -db -f ${opts.config ?? root + exampleConfig(product)}`,
     ].join('\n')
     const range = opts.portRangeStart ? { DD_FIPS_PORT_RANGE_START: String(opts.portRangeStart) } : {}
-    const proxy = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], {
+    const unshare = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script]
+    const argv = opts.cpus ? ['taskset', '-c', opts.cpus, ...unshare] : unshare
+    const proxy = spawn(argv[0], argv.slice(1), {
       env: { PATH: process.env.PATH, OPENSSL_CONF: `${embedded}/ssl/openssl.cnf`, DD_FIPS_LOCAL_ADDRESS: `${net3}.1`, ...range },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
