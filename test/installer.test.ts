@@ -257,6 +257,18 @@ test.serial('DD_FIPS_PORT_RANGE_START moves the proxy and the Agent together; th
   })
 })
 
+test.serial('DD_NO_AGENT_INSTALL on a host without an Agent: only the proxy, running; the self-check names the missing datadog.yaml', async (t) => {
+  await withHost(async (h) => {
+    const r = await h.install({ DD_SITE: product.site, DD_FIPS_MODE: '1', DD_NO_AGENT_INSTALL: 'true' })
+    t.is(r.code, 0, r.out)
+    t.is((await h.sh(AGENT_VERSION)).code, 1, 'no Agent installed')
+    t.is((await h.sh(`systemctl is-active ${product.name}`)).out.trim(), 'active')
+    t.regex(r.out, /no \/etc\/datadog-agent\/datadog\.yaml yet \(DD_NO_AGENT_INSTALL\)/)
+    t.regex(r.out, /\n {2}FAIL {2}datadog\.yaml +\/etc\/datadog-agent\/datadog\.yaml does not exist/)
+    t.regex(r.out, /warning: datadog-fips-proxy runs, but not every check passes/)
+  })
+})
+
 test.serial('DD_INSTALL_ONLY installs and configures, and starts nothing', async (t) => {
   await withHost(async (h) => {
     // A live config in place before the install (configuration management does that): the
