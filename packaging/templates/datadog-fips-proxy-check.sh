@@ -161,14 +161,15 @@ check_backends() {
         return
     }
     local line
-    # One line per backend: "backend<TAB>UP|DOWN<TAB>servers"; servers as name=status/check/last/address.
+    # One line per backend: "backend<TAB>UP|DOWN<TAB>servers", the servers as "name status check|last check|address"
+    # joined by "; ". A server without health checks ("no check") counts as usable, as HAProxy has it.
     printf '%s\n' "$csv" | awk -F, '
         NR == 1 { sub(/^# */, ""); for (i = 1; i <= NF; i++) col[$i] = i; next }
         $col["pxname"] == "stats" || $col["svname"] == "FRONTEND" { next }
         $col["svname"] == "BACKEND" { order[++n] = $col["pxname"]; next }
         {
             b = $col["pxname"]; st = $col["status"]
-            if (st ~ /^UP/) up[b]++
+            if (st ~ /^(UP|no check)/) up[b]++
             desc[b] = desc[b] (desc[b] == "" ? "" : "; ") $col["svname"] " " st " " $col["check_status"] "|" $col["last_chk"] "|" $col["addr"]
         }
         END { for (i = 1; i <= n; i++) printf("%s\t%s\t%s\n", order[i], (up[order[i]] ? "UP" : "DOWN"), desc[order[i]]) }' |
@@ -185,7 +186,7 @@ check_backends() {
 
 # The first UP server of a backend's "name status check|last|address; ..." list, as "address".
 first_up() {
-    printf '%s\n' "$1" | tr ';' '\n' | awk '$2 ~ /^UP/ { split($0, f, "|"); print (f[3] != "" ? f[3] : $1); exit }'
+    printf '%s\n' "$1" | tr ';' '\n' | awk '$2 ~ /^(UP|no)/ { split($0, f, "|"); print (f[3] != "" ? f[3] : $1); exit }'
 }
 
 # Why the servers of a backend are not UP: HAProxy's check status, its detail and the address,
