@@ -74,6 +74,20 @@ is_proxy_process() {
     return 1
 }
 
+# A port holder of port_holder ("pid/name", or "?" when it cannot be told) is the proxy's: an
+# unknown one counts as the proxy's when the proxy runs.
+held_by_proxy() {
+    local pid=${1%%/*}
+    is_proxy_process "${pid#\?}"
+}
+
+# The DD_FIPS_PORT_RANGE_START of the service's environment file $1, read without sourcing it;
+# nothing when the file or the setting is absent.
+env_port_start() {
+    [ -r "$1" ] || return 0
+    awk -F= '$1 == "DD_FIPS_PORT_RANGE_START" { v = $2; gsub(/["\047 ]/, "", v) } END { print v }' "$1"
+}
+
 # The init system that runs this host.
 init_system() {
     if systemd_running; then echo systemd

@@ -41,13 +41,6 @@ record() {
 "
 }
 
-# DD_FIPS_PORT_RANGE_START of the service's environment file, read without sourcing it.
-range_start() {
-    local v=""
-    [ -r "$env_file" ] && v=$(awk -F= '$1 == "DD_FIPS_PORT_RANGE_START" { v = $2; gsub(/["\047 ]/, "", v) } END { print v }' "$env_file")
-    printf '%s\n' "${v:-@PORT_START@}"
-}
-
 check_service() {
     case "$(init_system)" in
         systemd)
@@ -109,7 +102,7 @@ check_fips_module() {
 }
 
 check_ports() {
-    local port=$start end=$((start + @PORT_COUNT@ - 1)) holder pid service bad="" free=0
+    local port=$start end=$((start + @PORT_COUNT@ - 1)) holder service bad="" free=0
     while [ "$port" -le "$end" ]; do
         [ -n "$(port_holder "$port")" ] || free=$((free + 1))
         port=$((port + 1))
@@ -125,9 +118,7 @@ check_ports() {
         if [ -z "$holder" ]; then
             record FAIL "port $port" "nothing listens on $port ($service)" "restart $name; journalctl -u $name says why a port is not bound"
             bad=1
-        # A holder this user cannot see ("?", e.g. in a container without ptrace rights) counts as
-        # the proxy's when the proxy runs, as the install script's preflight has it.
-        elif pid=${holder%%/*} && ! is_proxy_process "${pid#\?}"; then
+        elif ! held_by_proxy "$holder"; then
             [ "$holder" != "?" ] || holder="a process this user cannot see"
             record FAIL "port $port" "$port ($service) is held by $holder, not $name" "stop that process, or move the range: DD_FIPS_PORT_RANGE_START in $env_file and fips.port_range_start in $agent_config"
             bad=1
@@ -253,7 +244,8 @@ report() {
     return 0
 }
 
-start=$(range_start)
+start=$(env_port_start "$env_file")
+start=${start:-@PORT_START@}
 if ! valid_port_start "$start"; then
     record FAIL ports "$env_file has DD_FIPS_PORT_RANGE_START=$start, not a port range start" "fix $env_file"
     start=@PORT_START@

@@ -31,6 +31,7 @@ export const debPackager: Packager = {
   version: (job) => job.versions.deb,
   archName: (arch) => arch.deb,
   fileName: (job) => `${job.product.name}_${job.versions.deb}_${job.arch.deb}.deb`,
+  inputs: { sources: ['scripts/lib/deb.ts', 'scripts/lib/template.ts'], toolVersion: ['dpkg-deb', '--version'] },
 
   async build(job) {
     const root = path.join(job.workDir, 'root')

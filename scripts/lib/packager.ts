@@ -26,4 +26,7 @@ export interface Packager {
   archName(arch: Architecture): string
   fileName(job: Pick<PackageJob, 'product' | 'versions' | 'format' | 'arch'>): string
   build(job: PackageJob): Promise<string>
+  // What the output depends on besides the job (the package cache's key): the packager's source
+  // files (repository paths) and the command that prints its tool's version.
+  inputs: { sources: string[]; toolVersion: string[] }
 }

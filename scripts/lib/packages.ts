@@ -45,25 +45,18 @@ export interface PackagesOptions {
   packageCache?: string
 }
 
-// What a packager's output depends on besides the job: its code and its tool's version.
-const PACKAGER_INPUTS: Record<PackageFormat['kind'], { sources: string[]; tool: string[] }> = {
-  deb: { sources: ['scripts/lib/deb.ts', 'scripts/lib/template.ts'], tool: ['dpkg-deb', '--version'] },
-  rpm: { sources: ['scripts/lib/rpm.ts', 'scripts/lib/template.ts', 'packaging/templates/package.spec'], tool: ['rpmbuild', '--version'] },
-}
-
 // The digest of everything a package is made from: the staged tree (each entry's path, type, mode,
 // conffile flag and content or link target), the maintainer scripts, the job (product, format,
 // architecture, versions, build report, SOURCE_DATE_EPOCH) and the packager's code and tool version.
-async function packageDigest(job: PackageJob): Promise<string> {
+async function packageDigest(packager: Packager, job: PackageJob): Promise<string> {
   const hash = createHash('sha256')
   for (const e of job.staged.entries) {
     const abs = path.join(job.staged.root, e.path)
     const content = e.type === 'file' ? createHash('sha256').update(readFileSync(abs)).digest('hex') : e.type === 'symlink' ? readlinkSync(abs) : ''
     hash.update(`${e.path}\0${e.type}\0${e.mode}\0${e.config}\0${content}\n`)
   }
-  const inputs = PACKAGER_INPUTS[job.format.kind]
-  for (const source of inputs.sources) hash.update(readFileSync(path.join(repoRoot, source)))
-  hash.update((await $({ quiet: true })`${inputs.tool}`).stdout)
+  for (const source of packager.inputs.sources) hash.update(readFileSync(path.join(repoRoot, source)))
+  hash.update((await $({ quiet: true })`${packager.inputs.toolVersion}`).stdout)
   const { product, format, arch, versions, report, sourceDateEpoch } = job
   hash.update(JSON.stringify({ product, format, arch, versions, report, sourceDateEpoch, scripts: job.staged.scripts }))
   return hash.digest('hex')
@@ -73,7 +66,7 @@ async function packageDigest(job: PackageJob): Promise<string> {
 // packager made from the same inputs (packages are reproducible: the tests build twice and compare).
 async function packOrReuse(packager: Packager, job: PackageJob, cache: string, progress: Progress): Promise<string> {
   const name = packager.fileName(job)
-  const digest = await progress.step('digest of the inputs', () => packageDigest(job))
+  const digest = await progress.step('digest of the inputs', () => packageDigest(packager, job))
   const cached = path.join(cache, digest, name)
   const out = path.join(job.outDir, name)
   if (existsSync(cached)) {

@@ -59,6 +59,7 @@ export const rpmPackager: Packager = {
   version: (job) => `${job.versions.rpmVersion}-${release(job)}`,
   archName: (arch) => arch.rpm,
   fileName: (job) => `${job.product.name}-${job.versions.rpmVersion}-${release(job)}.${job.arch.rpm}.rpm`,
+  inputs: { sources: ['scripts/lib/rpm.ts', 'scripts/lib/template.ts', 'packaging/templates/package.spec'], toolVersion: ['rpmbuild', '--version'] },
 
   async build(job) {
     const top = path.join(job.workDir, 'rpmbuild')
