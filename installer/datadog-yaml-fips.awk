@@ -9,8 +9,14 @@
 # nothing is written: invalid YAML, a top level that is not a mapping, and the YAML features this
 # editor does not handle (anchors, aliases, tags, complex keys, several documents).
 #
+# mode=revert (DD_FIPS_REVERT) does the opposite: the three settings leave the fips block, which
+# goes too (with the comment the install script put above it) when nothing else is left in it; and
+# a file without a top-level site gets site: <site>, since the Agent, which ignored site in FIPS
+# mode, would otherwise send to its default site, outside GovCloud.
+#
 # POSIX awk (mawk, gawk, busybox): no gensub, no three-argument match, no \s.
 # Usage: awk -v port=9803 -f datadog-yaml-fips.awk datadog.yaml > patched
+#        awk -v mode=revert -v site=ddog-gov.com -f datadog-yaml-fips.awk datadog.yaml > reverted
 
 function fail(msg) {
     printf("line %d: %s\n", cur, msg) > "/dev/stderr"
@@ -228,6 +234,10 @@ END {
 
     eol = crlf ? "\r\n" : "\n"
     ci = top + 2
+    if (revert) {
+        write_reverted()
+        exit 0
+    }
     if (!fips) {
         last = docend ? docend - 1 : n
         for (i = 1; i <= last; i++) printf("%s%s", L[i], eol)
@@ -240,13 +250,8 @@ END {
         exit 0
     }
 
-    # The fips block: from its key to the last line before the next top-level node, less the
-    # blank lines and top-level comments that lead into that next node.
-    stop = n
-    for (i = fips + 1; i <= n; i++) {
-        if ((kind_of[i] == "key" || kind_of[i] == "seq" || kind_of[i] == "end") && indent_of(L[i]) <= top) { stop = i - 1; break }
-    }
-    while (stop > fips && (kind_of[stop] == "blank" || (kind_of[stop] == "comment" && indent_of(L[stop]) <= top))) stop--
+    # The fips block: from its key to block_end().
+    stop = block_end()
 
     for (i = 1; i < fips; i++) printf("%s%s", L[i], eol)
     line = L[fips]
@@ -281,6 +286,40 @@ END {
     exit 0
 }
 
+# mode=revert: the file without the managed settings (see the top), plus site when it has none.
+function write_reverted(    stop, i, others, from, ci) {
+    stop = fips ? block_end() : 0
+    others = 0
+    for (i = fips + 1; fips && i <= stop; i++) if (kind_of[i] == "key") { ci = indent_at[i]; break }
+    for (i = fips + 1; fips && i <= stop; i++) {
+        if (kind_of[i] == "key" && indent_at[i] == ci && !(key_of[i] in managed)) others = 1
+    }
+    if (fips && substr(trim(substr(L[fips], index(L[fips], ":") + 1)), 1, 1) == "{") fail("a flow-style fips mapping: revert it by hand")
+    from = fips
+    if (fips && !others && fips > 1 && L[fips - 1] ~ /^[ \t]*# FIPS mode: the Agent sends its traffic to the local FIPS proxy/) from = fips - 1
+    # and the blank line the patch put before an appended block
+    if (from < fips && from > 1 && L[from - 1] ~ /^[ \t]*$/) from--
+    drop = 0
+    for (i = 1; i <= n; i++) {
+        if (fips && !others && i >= from && i <= stop) continue
+        if (fips && i > fips && i <= stop && kind_of[i] == "key" && indent_at[i] == ci) drop = (key_of[i] in managed)
+        if (fips && i > fips && i <= stop && drop && kind_of[i] != "comment" && kind_of[i] != "blank") continue
+        printf("%s%s", L[i], eol)
+    }
+    if (!("site" in seen)) printf("site: %s%s", site, eol)
+}
+
+# The last line of the fips block: before the next top-level node, less the blank lines and
+# top-level comments that lead into it.
+function block_end(    stop, i) {
+    stop = n
+    for (i = fips + 1; i <= n; i++) {
+        if ((kind_of[i] == "key" || kind_of[i] == "seq" || kind_of[i] == "end") && indent_of(L[i]) <= top) { stop = i - 1; break }
+    }
+    while (stop > fips && (kind_of[stop] == "blank" || (kind_of[stop] == "comment" && indent_of(L[stop]) <= top))) stop--
+    return stop
+}
+
 function emit_settings(pad) {
     printf("%senabled: true%s", pad, eol)
     printf("%shttps: false%s", pad, eol)
@@ -313,5 +352,7 @@ BEGIN {
     managed["enabled"] = 1
     managed["https"] = 1
     managed["port_range_start"] = 1
-    if (port !~ /^[0-9]+$/) { print "port must be a number" > "/dev/stderr"; failed = 1; exit 3 }
+    revert = (mode == "revert")
+    if (revert && site == "") { print "mode=revert needs site" > "/dev/stderr"; failed = 1; exit 3 }
+    if (!revert && port !~ /^[0-9]+$/) { print "port must be a number" > "/dev/stderr"; failed = 1; exit 3 }
 }

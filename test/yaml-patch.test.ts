@@ -28,10 +28,11 @@ for (const [name, bin] of Object.entries(AWKS)) {
 }
 
 let counter = 0
-async function patch(input: string, awk = 'mawk') {
+// mode: set (DD_FIPS_MODE) or revert (DD_FIPS_REVERT).
+async function patch(input: string, awk = 'mawk', mode = 'set') {
   const file = path.join(work, `in-${counter++}.yaml`)
   writeFileSync(file, input)
-  const r = await $({ nothrow: true, quiet: true, env: { ...process.env, PATH: `${path.join(work, awk)}:${process.env.PATH}`, DD_INSTALL_SCRIPT_LIB: '1' } })`bash -c ${'. "$0"; port_start=$2; fips_yaml_patch "$1"'} ${SCRIPT} ${file} ${PORT}`
+  const r = await $({ nothrow: true, quiet: true, env: { ...process.env, PATH: `${path.join(work, awk)}:${process.env.PATH}`, DD_INSTALL_SCRIPT_LIB: '1' } })`bash -c ${'. "$0"; port_start=$2; fips_yaml_edit "$3" "$1"'} ${SCRIPT} ${file} ${PORT} ${mode}`
   return { code: r.exitCode, out: r.stdout, err: r.stderr, unchanged: readFileSync(file, 'utf8') === input }
 }
 
@@ -46,6 +47,15 @@ function expected(input: string): unknown {
   const doc = (parseDocument(input.replace(/\r\n/g, '\n')).toJSON() ?? {}) as Record<string, any>
   const fips = doc.fips && typeof doc.fips === 'object' && !Array.isArray(doc.fips) ? Object.fromEntries(Object.entries(doc.fips).filter(([k]) => !MANAGED.includes(k))) : {}
   return normal({ ...doc, fips: { ...fips, enabled: true, https: false, port_range_start: PORT } })
+}
+
+// What DD_FIPS_REVERT makes of a patched input: the input less the managed fips settings (no fips
+// key once nothing else is in it), with the FIPS site when it had no site.
+function expectedReverted(input: string): unknown {
+  const doc = (parseDocument(input.replace(/\r\n/g, '\n')).toJSON() ?? {}) as Record<string, any>
+  const fips = doc.fips && typeof doc.fips === 'object' && !Array.isArray(doc.fips) ? Object.fromEntries(Object.entries(doc.fips).filter(([k]) => !MANAGED.includes(k))) : {}
+  const { fips: _, ...rest } = doc
+  return normal({ ...rest, ...(Object.keys(fips).length ? { fips } : {}), site: doc.site ?? product.site })
 }
 
 const yamlErrors = (input: string) => parseDocument(input.replace(/\r\n/g, '\n'), { uniqueKeys: true }).errors
@@ -64,6 +74,10 @@ async function checkValid(t: any, name: string, input: string, awk = 'mawk') {
   if (/\r\n/.test(input)) t.true(r.out.split('\n').slice(0, -1).every((l) => l.endsWith('\r')), `${name}: CRLF kept`)
   const again = await patch(r.out, awk)
   t.is(again.out, r.out, `${name} (${awk}): a second run changes nothing`)
+  const reverted = await patch(r.out, awk, 'revert')
+  t.is(reverted.code, 0, `${name} (${awk}) reverted: ${reverted.err}`)
+  t.deepEqual(normal(parseDocument(reverted.out).toJSON() ?? {}), expectedReverted(input), `${name} (${awk}): DD_FIPS_REVERT takes out exactly the fips settings`)
+  for (const c of comments) t.true(reverted.out.includes(c), `${name}: comment kept by the revert: ${c}`)
 }
 
 async function checkRefused(t: any, name: string, input: string, reason: RegExp, awk = 'mawk') {

@@ -27,9 +27,31 @@ generate_fipsmodule() {
     @FIPSINSTALL@ --force
 }
 
-# Only what the package generated; never the live configuration, never the user.
+# Only what the package generated (fipsmodule.cnf, and the temporary file of a fipsinstall that
+# was cut off), so that removal leaves nothing under @PREFIX@; never the live configuration,
+# never the user.
 remove_generated() {
-    rm -f @EMBEDDED@/ssl/fipsmodule.cnf
+    rm -f @EMBEDDED@/ssl/fipsmodule.cnf @EMBEDDED@/ssl/fipsmodule.cnf.*
+}
+
+# The top-level fips mapping's own scalar settings of datadog.yaml $1, one key=value a line.
+agent_fips_settings() {
+    awk '
+        /^fips:/ { f = 1; next }
+        f && /^[^ \t#]/ { f = 0 }
+        f && /^[ \t]+[a-z_]+:/ { k = $1; sub(/:$/, "", k); v = $2; sub(/[ \t]+#.*/, "", v); print k "=" v }' "$1"
+}
+
+# On removal: an Agent still set to send through the proxy now sends to ports nobody listens on.
+# Says so, and how to revert: the install script's DD_FIPS_REVERT (its address is in the
+# install_info it wrote, when it installed the proxy).
+warn_agent_still_fips() {
+    agent_yaml=/etc/datadog-agent/datadog.yaml
+    [ -r "$agent_yaml" ] && agent_fips_settings "$agent_yaml" | grep -qx 'enabled=true' || return 0
+    script_url=$(sed -n 's/^# install script: //p' @CONFIG_DIR@/install_info 2>/dev/null)
+    echo "@NAME@: $agent_yaml still has fips.enabled: true: the Agent sends its data to the proxy's ports, where nothing listens any more."
+    echo "To make it send directly again (datadog.yaml is backed up first), run the install script with DD_FIPS_REVERT=1:"
+    echo "  sudo DD_FIPS_REVERT=1 bash -c \"\$(curl -L ${script_url:-<repository>/install_script_agent7.sh})\""
 }
 
 systemd_running() {

@@ -6,7 +6,8 @@
 # accepted by haproxy -c), the FIPS module (fipsmodule.cnf present, openssl fipsinstall -verify),
 # each port of the range (the proxy listens, nothing else does), each backend's servers as HAProxy
 # reports them (UP, or DOWN with HAProxy's reason and the address it resolved), and datadog.yaml
-# (fips.enabled true, fips.https false, the proxy's port range).
+# (fips.enabled true, fips.https false, the proxy's port range); where the Agent collects the
+# proxy's journal (DD_FIPS_PROXY_LOGS_ENABLED), that @USER@ may read it.
 # Exit: 0 all pass; 1 a check of this host failed; 3 only the intake cannot be reached (network,
 # DNS, TLS); 2 usage. bash 4.2 (RHEL 7), which every supported distribution has.
 set -u
@@ -25,6 +26,7 @@ example=@EXAMPLE_CONFIG@
 env_file=@ENV_FILE@
 embedded=@EMBEDDED@
 agent_config=/etc/datadog-agent/datadog.yaml
+proxy_logs_config=/etc/datadog-agent/conf.d/fips_proxy.d/conf.yaml
 # offset:service of every port, for the port lines.
 services="@SERVICES@"
 
@@ -204,10 +206,7 @@ check_agent_config() {
     fi
     local settings enabled https range
     # The top-level fips block's own keys, as key=value.
-    settings=$(awk '
-        /^fips:/ { f = 1; next }
-        f && /^[^ \t#]/ { f = 0 }
-        f && /^[ \t]+[a-z_]+:/ { k = $1; sub(/:$/, "", k); v = $2; sub(/[ \t]+#.*/, "", v); print k "=" v }' "$agent_config")
+    settings=$(agent_fips_settings "$agent_config")
     enabled=$(printf '%s\n' "$settings" | sed -n 's/^enabled=//p')
     https=$(printf '%s\n' "$settings" | sed -n 's/^https=//p')
     range=$(printf '%s\n' "$settings" | sed -n 's/^port_range_start=//p')
@@ -215,6 +214,17 @@ check_agent_config() {
         record FAIL datadog.yaml "fips.enabled: ${enabled:-unset}, fips.https: ${https:-unset}, fips.port_range_start: ${range:-unset} (the proxy's range starts at $start)" "set fips.enabled: true, fips.https: false, fips.port_range_start: $start in $agent_config (the install script with DD_FIPS_MODE=1 does), then restart datadog-agent"
     else
         record PASS datadog.yaml "fips.enabled: true, fips.https: false, fips.port_range_start: $start"
+    fi
+}
+
+# The Agent reads the journal as @USER@: journald gives its files to the groups systemd-journal,
+# adm and wheel (ACLs of systemd's tmpfiles.d).
+check_proxy_logs() {
+    [ -f "$proxy_logs_config" ] || return 0
+    if id -nG @USER@ 2>/dev/null | tr ' ' '\n' | grep -qxE 'systemd-journal|adm|wheel'; then
+        record PASS logs "the Agent collects $name's journal ($proxy_logs_config); @USER@ may read it"
+    else
+        record FAIL logs "$proxy_logs_config collects $name's journal, but @USER@ is in no group that may read it" "sudo usermod -a -G systemd-journal @USER@, then restart datadog-agent"
     fi
 }
 
@@ -258,4 +268,5 @@ check_fips_module
 check_ports
 check_backends
 check_agent_config
+check_proxy_logs
 report

@@ -43,7 +43,6 @@ function renderInstaller(product: Product, variant: Variant, release: InstallerR
     ...templateValues(product),
     SCRIPT_NAME: variant.name,
     AGENT_MAJOR: variant.agentMajor,
-    CONFIG_DIR: product.paths.configDir,
     FIPS_YAML_AWK: awk,
     SITE: product.site,
     // The floor applies to the product's minimum major; a later major has none.

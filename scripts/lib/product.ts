@@ -283,6 +283,7 @@ export function templateValues(p: Product): Record<string, string> {
     USER: p.user,
     GROUP: p.group,
     PREFIX: p.paths.prefix,
+    CONFIG_DIR: p.paths.configDir,
     EMBEDDED: p.paths.embedded,
     LIVE_CONFIG: liveConfig(p),
     FIPSINSTALL: fipsinstallPath(p),
