@@ -301,12 +301,14 @@ function write_reverted(    stop, i, others, from, ci) {
     if (from < fips && from > 1 && L[from - 1] ~ /^[ \t]*$/) from--
     drop = 0
     for (i = 1; i <= n; i++) {
+        # site goes inside the document: before its end marker ('...') when it has one
+        if (i == docend && !("site" in seen)) printf("%" top "ssite: %s%s", "", site, eol)
         if (fips && !others && i >= from && i <= stop) continue
         if (fips && i > fips && i <= stop && kind_of[i] == "key" && indent_at[i] == ci) drop = (key_of[i] in managed)
         if (fips && i > fips && i <= stop && drop && kind_of[i] != "comment" && kind_of[i] != "blank") continue
         printf("%s%s", L[i], eol)
     }
-    if (!("site" in seen)) printf("site: %s%s", site, eol)
+    if (!docend && !("site" in seen)) printf("%" top "ssite: %s%s", "", site, eol)
 }
 
 # The last line of the fips block: before the next top-level node, less the blank lines and

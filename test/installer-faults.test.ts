@@ -108,17 +108,6 @@ test.serial('DD_INSTALL_ONLY: a package install that fails leaves no policy-rc.d
   }, await unsatisfiableTree())
 })
 
-// Starts the one-line install in its own session (process group) in the background, waits until
-// `reached` (a shell condition, polled without pause) holds, then SIGKILLs the whole group, as a
-// dropped session or an OOM kill would. Returns what the run printed until then.
-async function killedInstall(h: InstallerHost, env: Record<string, string>, reached: string): Promise<string> {
-  const started = await h.sh(`cd /root && { setsid bash -c 'bash -c "$(curl -fsSL ${REPO_URL}/${SCRIPT})" >/tmp/killed-run.log 2>&1' </dev/null >/dev/null 2>&1 & echo $!; }`, { DD_REPO_URL: REPO_URL, ...env })
-  const pid = started.out.trim()
-  const killed = await h.sh(`timeout 180 bash -c 'until ${reached.replace(/'/g, `'\\''`)}; do :; done' && kill -KILL -- -${pid}; for _ in $(seq 50); do kill -0 -- -${pid} 2>/dev/null || exit 0; sleep 0.1; done; exit 1`)
-  if (killed.code !== 0) throw new Error(`the run never reached '${reached}', or survived the kill: ${(await h.sh('cat /tmp/killed-run.log')).out}`)
-  return (await h.sh('cat /tmp/killed-run.log')).out
-}
-
 // The end state of an uninterrupted FIPS install, checked after the run that follows a kill.
 async function assertConverged(t: any, h: InstallerHost, what: string) {
   const again = await h.install(FIPS_ENV)
@@ -166,7 +155,7 @@ for (const point of KILL_POINTS) {
   test.serial(`an install killed ${point.what} converges when run again`, async (t) => {
     await withHost(async (h) => {
       if (point.before) await h.sh(point.before)
-      const out = await killedInstall(h, { ...FIPS_ENV, ...point.env }, point.reached)
+      const out = await h.killedInstall({ ...FIPS_ENV, ...point.env }, point.reached)
       t.notRegex(out, /\* Done/, 'the run was cut off before its end')
       const left = (await h.sh(`{ dpkg --audit; ls -a /tmp /etc/datadog-agent 2>/dev/null | grep '^${TEMP}'; ls /usr/sbin/policy-rc.d; } 2>/dev/null`)).out
       t.log(`left behind ${point.what}: ${left.trim().replace(/\n+/g, ' | ') || 'nothing'}`)

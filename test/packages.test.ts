@@ -168,6 +168,18 @@ test('systemd-analyze verify: the unit is valid, with no warning', async (t) => 
   t.is(r.stderr.trim(), '', 'no warning (unknown or deprecated keys)')
 })
 
+// Hardening the unit can carry without losing systemd 219 (RHEL 7): see the unit's comments.
+test('systemd-analyze security: the unit\'s exposure is at most 4.0', async (t) => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'unit-security-'))
+  await $(q)`dpkg-deb -x ${distPackage('deb', archsOf('deb')[0])} ${root}`
+  const unit = path.join(root, 'lib/systemd/system', `${product.name}.service`)
+  const r = await $({ nothrow: true, quiet: true })`systemd-analyze security --offline=true --no-pager ${unit}`
+  const score = r.stdout.match(/Overall exposure level for \S+: (\d+\.\d+)/)
+  t.truthy(score, r.stdout + r.stderr)
+  t.log(`exposure ${score?.[1]}`)
+  t.true(Number(score?.[1]) <= 4.0, `exposure ${score?.[1]}`)
+})
+
 test('the example config of every package passes haproxy -c and binds only loopback', async (t) => {
   const tree = new ProxyTree(product, 'x86_64')
   const { dir, env, fipsmodule } = tree.fipsConfig()

@@ -70,6 +70,10 @@ export interface InstallerHost {
   // Runs the script as the one-liner does: bash -c "$(curl -L <url>/<script>)"; `out` has the
   // script's stdout and stderr (joined inside the container), as an operator's terminal shows them.
   install(env: Record<string, string>): Promise<ShResult>
+  // Starts the same install in its own session (process group) in the background, waits until
+  // `reached` (a shell condition, polled without pause) holds, then SIGKILLs the whole group, as a
+  // dropped session or an OOM kill would. Returns what the run printed until then.
+  killedInstall(env: Record<string, string>, reached: string): Promise<string>
   // The stderr of the latest command: what a failure message adds.
   lastErr(): string
   // Serves another mounted tree (/srv/<name> of ContainerHostOptions.trees) at the same URL.
@@ -135,6 +139,14 @@ export async function containerHost(opts: ContainerHostOptions): Promise<Install
     container,
     sh,
     install: (env) => sh(`cd /root && bash -c "$(curl -fsSL ${REPO_URL}/${SCRIPT})" 2>&1`, { DD_REPO_URL: REPO_URL, ...env }),
+    killedInstall: async (env, reached) => {
+      const log = '/tmp/killed-install.log'
+      const pid = (await sh(`cd /root && { setsid bash -c 'bash -c "$(curl -fsSL ${REPO_URL}/${SCRIPT})" >${log} 2>&1' </dev/null >/dev/null 2>&1 & echo $!; }`, { DD_REPO_URL: REPO_URL, ...env })).out.trim()
+      const killed = await sh(`timeout 180 bash -c 'until ${reached.replace(/'/g, `'\\''`)}; do :; done' && kill -KILL -- -${pid}; for _ in $(seq 50); do kill -0 -- -${pid} 2>/dev/null || exit 0; sleep 0.1; done; exit 1`)
+      const out = (await sh(`cat ${log}`)).out
+      if (killed.code !== 0) throw new Error(`the install never reached '${reached}', or survived the kill: ${out}`)
+      return out
+    },
     lastErr: () => lastErr,
     serve,
     mark: async () => {

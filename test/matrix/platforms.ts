@@ -16,6 +16,9 @@ export interface Platform {
   owner(file: string): string
   reinstall(pkg: string): string
   remove(pkg: string): string
+  // Shell printing the packages an interrupted transaction left: dpkg's audit (half-installed or
+  // unconfigured), or a package the RPM database holds twice. Nothing when there are none.
+  installedTwice: string
   // Shell adding a PEM CA file to the system trust store (which regenerates the format's ca_bundle).
   trustCa(file: string): string
   // What the install script writes for its repository (beside the Agent's and the proxy's files).
@@ -39,9 +42,10 @@ const YUM = `${PICK_YUM} && "$pm"`
 const RPM_VERSION = "%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\n"
 const RPM_STATE = "rpm -qa --qf '%{NAME} %{VERSION}-%{RELEASE} %{INSTALLTIME}\\n' | sort"
 // Both rpm families query the same way (rpm -q prints "not installed" on stdout).
-const RPM_QUERIES: Pick<Platform, 'version' | 'owner'> = {
+const RPM_QUERIES: Pick<Platform, 'version' | 'owner' | 'installedTwice'> = {
   version: (pkg) => `rpm -q --qf '${RPM_VERSION}' ${pkg} 2>/dev/null | grep -v 'not installed' || true`,
   owner: (file) => `rpm -qf --qf '%{NAME}\\n' ${file}`,
+  installedTwice: "rpm -qa --qf '%{NAME}\\n' | sort | uniq -d",
 }
 
 export const PLATFORMS: Record<FormatId, Platform> = {
@@ -50,7 +54,8 @@ export const PLATFORMS: Record<FormatId, Platform> = {
     version: (pkg) => `dpkg-query -W -f '\${db:Status-Abbrev} \${Version}\\n' ${pkg} 2>/dev/null | awk '$1 == "ii" { print $2 }'`,
     owner: (file) => `o=$(dpkg-query -S ${file}) && echo "\${o%%:*}"`,
     reinstall: (pkg) => `apt-get install -y --reinstall ${pkg}`,
-    remove: (pkg) => `apt-get remove -y ${pkg}`,
+    remove: (pkg) => `apt-get purge -y ${pkg}`,
+    installedTwice: 'dpkg --audit',
     trustCa: (file) => `cp ${file} /usr/local/share/ca-certificates/fixture-intake.crt && update-ca-certificates >/dev/null`,
     watched: (p) => ['/etc/apt', path.dirname(p.repository.aptKeyring), '/var/lib/dpkg/status'],
     packageState: "dpkg-query -W -f '${Package} ${Version} ${db:Status-Abbrev}\\n'",

@@ -13,7 +13,7 @@ import { type PackageFormat, type Product, exampleConfig, fipsinstallPath, liveC
 import { distPackage } from '../helpers/dist.ts'
 import { buildDir } from '../../scripts/lib/paths.ts'
 import { type InstallerHost, addFixtureIntakes, containerHost, debianImage, fipsInstallEnv, releasePackages, serveFixtureIntake, servedTree, testRepository } from '../helpers/installer-host.ts'
-import { FIXTURE_AGENT_VERSION } from '../fixtures/datadog-agent/fixture-agent.ts'
+import { FIXTURE_AGENT_VERSION, FIXTURE_POSTINST_HOLD } from '../fixtures/datadog-agent/fixture-agent.ts'
 import { type Assertion, type Check, Collector } from './checks.ts'
 import { NEXT_VERSION, buildNextPackages, debianChroot, rpmRootScenario } from './chroot-scenarios.ts'
 import { type MatrixRow, type Placement, placement } from './definition.ts'
@@ -67,10 +67,17 @@ async function installRow(t: Check, ctx: Context, h: InstallerHost, format: Pack
   const p = ctx.product
   if (ctx.beforeInstall) await h.sh(ctx.beforeInstall)
   if (pf.refusals) await tamperedRefused(t, p, h, pf)
+  // The first install is cut off in the middle of its package transaction (the FIXTURE Agent's
+  // postinst holds it), then run again plainly: everything below checks what that run converged to.
+  await h.sh(`touch ${FIXTURE_POSTINST_HOLD.hold}`)
+  const cutOff = await h.killedInstall(fipsInstallEnv(p), `[ -e ${FIXTURE_POSTINST_HOLD.held} ]`).then(() => 'killed', (err: Error) => err.message)
+  t.is(cutOff, 'killed', `an install killed mid-transaction (${pf.manager})`)
+  await h.sh(`rm -f ${FIXTURE_POSTINST_HOLD.hold} ${FIXTURE_POSTINST_HOLD.held}`)
   const first = await h.install(fipsInstallEnv(p))
   // On failure the report carries the end of the script's output.
-  t.is(first.code === 0 ? 'exit 0' : `exit ${first.code}: ${lastLines(first.out)}`, 'exit 0', 'the one-line install exits 0')
+  t.is(first.code === 0 ? 'exit 0' : `exit ${first.code}: ${lastLines(first.out)}`, 'exit 0', 'the one-line install run again after the kill exits 0')
   if (first.code !== 0) return
+  t.is((await h.sh(pf.installedTwice)).out, '', 'no package half-installed or installed twice')
   t.regex((await h.sh(pf.version('datadog-agent'))).out, new RegExp(`^(\\d+:)?${FIXTURE_AGENT_VERSION.replaceAll('.', '\\.')}-`), `the FIXTURE datadog-agent ${FIXTURE_AGENT_VERSION} is installed`)
   t.is((await h.sh(pf.version(p.name))).out.trim(), packageVersion(p, format, p.version), `${p.name} ${p.version} is installed`)
   t.is((await h.sh(pf.owner(`${p.paths.embedded}/sbin/haproxy`))).out.trim(), p.name, `${p.paths.embedded}/sbin/haproxy is ${p.name}'s in the package database`)
@@ -127,10 +134,19 @@ async function installRow(t: Check, ctx: Context, h: InstallerHost, format: Pack
   t.regex((await h.sh(`systemctl is-active ${p.name} || true`)).out, /inactive/, 'an upgrade leaves a stopped proxy stopped')
   await h.sh(`systemctl start ${p.name}`)
 
-  const remove = await h.sh(pf.remove(p.name))
+  // The proxy's journal to Datadog (DD_FIPS_PROXY_LOGS_ENABLED): the self-check sees that the Agent
+  // may read it.
+  const logs = await h.install({ ...fipsInstallEnv(p), DD_FIPS_PROXY_LOGS_ENABLED: 'true' })
+  t.is(logs.code, 0, 'DD_FIPS_PROXY_LOGS_ENABLED=true exits 0')
+  t.regex(logs.out, /\n {2}PASS {2}logs +the Agent collects/, "the self-check: the Agent may read the proxy's journal")
+
+  const remove = await h.sh(`${pf.remove(p.name)} 2>&1`)
   t.is(remove.code, 0, `${pf.manager} remove exits 0`)
   t.regex((await h.sh(`systemctl is-active ${p.name} || true`)).out, /inactive|unknown/, 'removal stopped the service')
   t.is((await h.sh(`ss -ltn | grep -c ':${p.ports.rangeStart + 1} ' || true`)).out.trim(), '0', 'nothing listens any more')
+  t.is((await h.sh(`find ${p.paths.prefix} 2>/dev/null | head -5`)).out, '', `nothing is left under ${p.paths.prefix}, fipsmodule.cnf included`)
+  t.regex(remove.out, /datadog\.yaml still has fips\.enabled: true: the Agent sends its data to the proxy's ports, where nothing listens any more/, 'removal says the Agent now sends nowhere')
+  t.regex(remove.out, /DD_FIPS_REVERT=1 bash -c/, 'and names the command that reverts it')
 }
 
 // The end of a script's output, for a failure's report.
