@@ -169,11 +169,11 @@ for (const point of KILL_POINTS) {
 test.serial('two runs at once: the second waits for the first, naming it; both succeed and the host is healthy', async (t) => {
   await withHost(async (h) => {
     const run = (n: number) => `bash -c "$(curl -fsSL ${REPO_URL}/${SCRIPT})" >/tmp/run${n}.log 2>&1; echo $? >/tmp/run${n}.rc`
-    const r = await h.sh(`cd /root && { ${run(1)} & ${run(2)} & wait; }; cat /tmp/run1.rc /tmp/run2.rc`, { ...FIPS_ENV, DD_REPO_URL: REPO_URL })
+    const r = await h.sh(`cd /root && { (${run(1)}) & (${run(2)}) & wait; }; cat /tmp/run1.rc /tmp/run2.rc`, { ...FIPS_ENV, DD_REPO_URL: REPO_URL })
     const logs = [(await h.sh('cat /tmp/run1.log')).out, (await h.sh('cat /tmp/run2.log')).out]
     t.is(r.out, '0\n0\n', logs.join('\n=====\n'))
     const waited = logs.filter((l) => /another install run holds \/run\/datadog-install-script\.lock \(PID \d+, install_script_agent7\.sh, started .*\); waiting/.test(l))
-    t.is(waited.length, 1, 'exactly one run waited, naming the other')
+    t.is(waited.length, 1, `exactly one run waited, naming the other:\n${logs.join('\n=====\n')}`)
     t.true([0, 3].includes((await h.sh(selfCheckPath(product))).code), 'the self-check passes (its intake aside)')
   })
 })
