@@ -37,6 +37,13 @@ test('on_exit runs every registered cleanup once, the last first, however the sc
   }
 })
 
+// This host has rpm with a database that holds none of our packages (as a fresh RPM host).
+test('recover_interrupted_transaction on an RPM host with nothing to finish does nothing', async (t) => {
+  const r = await sourced('pkg=dnf; recover_interrupted_transaction; echo finished')
+  t.is(r.exitCode, 0, r.stderr)
+  t.is(r.stdout, 'finished\n')
+})
+
 // The values of issue 20: each becomes YAML syntax when written unquoted, or through awk -v.
 const HOSTILE = {
   DD_ENV: 'prod: eu #1',
