@@ -119,6 +119,9 @@ test.serial('fresh install with DD_FIPS_MODE=1; a re-run succeeds and changes no
     t.regex(h.lastErr(), /engine-like noise/)
     const first = await h.install(FIPS_ENV)
     t.is(first.code, 0, first.out)
+    // The end of a FIPS install: the compliance report of the datadog.yaml it wrote.
+    t.regex(first.out, new RegExp(`^ {2}FIPS {4}metrics +through ${product.name}, port ${product.ports.rangeStart + 1} \\(always on\\)$`, 'm'))
+    t.regex(first.out, /^ {2}NOT COMPLIANT: sent directly, without the FIPS module: container lifecycle, container images\./m)
     t.regex((await h.sh(`dpkg-query -W -f '\${Status}' datadog-agent ${product.name}`)).out, /^install ok installedinstall ok installed$/)
     t.is(await statOf(h, liveConfig(product)), `${product.user}:${product.group}:640`)
     t.is((await h.sh(`cmp ${exampleConfig(product)} ${liveConfig(product)}`)).code, 0, 'the live config is the example')

@@ -16,7 +16,8 @@ test('the product definition loads, with the port map of the reference', (t) => 
   t.deepEqual(p.ports.services.map((s) => s.port), Array.from({ length: 16 }, (_, i) => 9803 + i))
   const byPort = Object.fromEntries(p.ports.services.map((s) => [s.port, s]))
   t.is(byPort[9803].kind, 'stats')
-  t.is(byPort[9804].upstream, 'haproxy-app.agent.ddog-gov.com')
+  t.is(byPort[9804].upstream, 'metrics.agent.ddog-gov.com')
+  t.is(byPort[9810].upstream, 'dbm-metrics-intake.ddog-gov.com')
   t.is(byPort[9808].upstream, 'agent-http-intake.logs.ddog-gov.com')
   t.is(byPort[9814].kind, 'reserved')
   t.true(p.ports.services.filter((s) => s.kind === 'relay').every((s) => s.upstream!.endsWith('.ddog-gov.com')))
@@ -40,6 +41,9 @@ const badFields: [string, (d: any) => void, RegExp][] = [
   ['Agent request without a method', (d) => (d.ports.services[1].agent_requests[0] = '/api/v2/series'), /ports\.services\[1\]\.agent_requests\[0\]: expected a string matching .*got string "\/api\/v2\/series"/],
   ['relay without the Agent\'s requests', (d) => delete d.ports.services[2].agent_requests, /ports\.services\[2\]\.agent_requests: /],
   ['Agent requests on the stats port', (d) => (d.ports.services[0].agent_requests = ['GET /']), /ports\.services\[0\]\.agent_requests: must not be set/],
+  ['agent_tls on the stats port', (d) => (d.ports.services[0].agent_tls = 'TLS'), /ports\.services\[0\]\.agent_tls: must not be set/],
+  ['agent_tls that would break the log-format', (d) => (d.ports.services[10].agent_tls = 'a "quoted" 100%'), /ports\.services\[10\]\.agent_tls: 'a "quoted" 100%' does not match/],
+  ['agent_tls on a port that routes paths', (d) => (d.ports.services[1].agent_tls = 'TLS'), /ports\.services\[1\]\.routes: a service with agent_tls cannot route paths/],
   ['relay without upstream', (d) => delete d.ports.services[2].upstream, /ports\.services\[2\]\.upstream: expected a non-empty string/],
   ['stats with an upstream', (d) => (d.ports.services[0].upstream = 'x.ddog-gov.com'), /ports\.services\[0\]\.upstream: must not be set/],
   ['unknown kind', (d) => (d.ports.services[3].kind = 'proxy'), /ports\.services\[3\]\.kind: expected one of stats, relay, reserved/],

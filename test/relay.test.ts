@@ -8,6 +8,7 @@ import { mkdtempSync } from 'node:fs'
 import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
+import tls from 'node:tls'
 import { backendName, TLS12_CIPHERS, TLS13_SUITES } from '../scripts/lib/haproxy-config.ts'
 import { loadProduct } from '../scripts/lib/product.ts'
 import { type IntakeRecord } from './fixtures/intake.ts'
@@ -93,6 +94,48 @@ test.serial('a route takes a whole path segment: /support/flares is not a flare'
   const reply = await lab.send(metrics.port, { path: '/support/flares', body: randomBytes(16) })
   t.is(reply.status, 202)
   t.like(recordFor(t, lab, '/support/flares'), { sni: metrics.upstream, host: metrics.upstream })
+})
+
+// A TLS client on a port of agent_tls, as the trace-agent reaches the telemetry port: whether it
+// got a TLS session, and how the connection ended.
+function tlsAttempt(host: string, port: number): Promise<{ secure: boolean; ended: string }> {
+  return new Promise((resolve) => {
+    let secure = false
+    const socket = tls.connect({ host, port, servername: 'localhost', rejectUnauthorized: false }, () => (secure = true))
+    socket.on('error', (e) => resolve({ secure, ended: e.message }))
+    socket.on('close', () => resolve({ secure, ended: 'closed' }))
+  })
+}
+
+for (const service of relays.filter((s) => s.agentTls)) {
+  test.serial(`${service.port} (${service.name}): a TLS client is refused with one notice log line saying why; plain HTTP still relays`, async (t) => {
+    const attempt = await tlsAttempt(lab.address, service.port)
+    t.false(attempt.secure, 'no TLS session')
+    const logged = await lab.waitForLog(new RegExp(`^<5>${service.product}: refused a TLS connection from [\\d.]+:\\d+ to ${lab.address.replace(/\./g, '\\.')}:${service.port}: `), 10_000)
+    t.true(logged.endsWith(service.agentTls!), logged)
+    t.regex(logged, /trace-agent forces https/)
+    t.is(lab.log.filter((l) => l.includes('refused a TLS connection')).length, 1, 'one line per refusal')
+    t.is(lab.intake!.records.filter((r) => r.sni === service.upstream && r.path === '/').length, 0, 'nothing of it reached the intake')
+    const body = randomBytes(1024)
+    const requestPath = `/fixture/${service.name}-after-tls`
+    const reply = await lab.send(service.port, { path: requestPath, body })
+    t.is(reply.status, 202, reply.body)
+    t.like(recordFor(t, lab, requestPath), { sni: service.upstream, host: service.upstream, sha256: sha256(body) })
+  })
+}
+
+// fips.local_address: ::1 (the install script gives the proxy the Agent's address through
+// DD_FIPS_LOCAL_ADDRESS, unbracketed): HAProxy listens on [::1] only, and relays.
+test('DD_FIPS_LOCAL_ADDRESS=::1: every listener on [::1], relaying to its upstream', async (t) => {
+  const start = product.ports.rangeStart + 2000
+  const v6 = await RelayLab.start(product, { id: 8, intake: { cert: await leaf('v6') }, ca: pki.ca, caBundle, portRangeStart: start, address: '::1' })
+  labs.push(v6)
+  await v6.waitForResolution()
+  t.deepEqual([...await v6.listeners()].sort(), product.ports.services.map((s) => `[::1]:${start + s.offset}`).sort())
+  const metrics = relays.find((s) => s.name === 'metrics')!
+  const reply = await v6.send(start + metrics.offset, { path: '/fixture/v6', body: randomBytes(1024) })
+  t.is(reply.status, 202, reply.body)
+  t.like(recordFor(t, v6, '/fixture/v6'), { sni: metrics.upstream, host: metrics.upstream })
 })
 
 test(`${product.ports.rangeStart} serves the HAProxy stats page`, async (t) => {

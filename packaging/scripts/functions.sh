@@ -34,12 +34,42 @@ remove_generated() {
     rm -f @EMBEDDED@/ssl/fipsmodule.cnf @EMBEDDED@/ssl/fipsmodule.cnf.*
 }
 
-# The top-level fips mapping's own scalar settings of datadog.yaml $1, one key=value a line.
-agent_fips_settings() {
-    awk '
-        /^fips:/ { f = 1; next }
-        f && /^[^ \t#]/ { f = 0 }
-        f && /^[ \t]+[a-z_]+:/ { k = $1; sub(/:$/, "", k); v = $2; sub(/[ \t]+#.*/, "", v); print k "=" v }' "$1"
+# The scalar at dotted key $2 (fips.local_address, logs_config.use_http) of YAML file $1 ("-":
+# stdin), quotes and a trailing comment off; nothing when the key is absent or holds a mapping, a
+# list or a block scalar. Reads block mappings at any depth, skipping lists and block scalars; not a
+# YAML parser (the install script's awk validates datadog.yaml before anything edits it).
+agent_yaml_value() {
+    awk -v want="$2" -v q="'" '
+        BEGIN { skip = -1 }
+        { sub(/\r$/, ""); match($0, /^ */); indent = RLENGTH; rest = substr($0, indent + 1) }
+        rest == "" || rest ~ /^#/ { next }
+        skip >= 0 && (indent > skip || (indent == skip && rest ~ /^-([ \t]|$)/)) { next }
+        { skip = -1 }
+        /^(---|\.\.\.)/ { next }
+        rest ~ /^-([ \t]|$)/ { skip = indent; next }
+        rest !~ /^[A-Za-z0-9_.\/-]+:([ \t]|$)/ { next }
+        {
+            key = rest; sub(/:.*$/, "", key)
+            v = substr(rest, length(key) + 2); sub(/^[ \t]+/, "", v)
+            while (n > 0 && ind[n] >= indent) n--
+            ind[++n] = indent; name[n] = key
+            path = name[1]; for (i = 2; i <= n; i++) path = path "." name[i]
+            if (v ~ /^[|>]/) skip = indent
+            if (path != want) next
+            if (substr(v, 1, 1) == "\"" || substr(v, 1, 1) == q) { c = substr(v, 1, 1); v = substr(v, 2); sub(c ".*$", "", v) }
+            else if (v ~ /^[|>{[]/) v = ""
+            else { sub(/[ \t]+#.*$/, "", v); sub(/[ \t]+$/, "", v) }
+            print v
+            exit
+        }' "$1"
+}
+
+# A scalar of agent_yaml_value as a boolean (YAML 1.1 spellings too): true, false, or nothing.
+yaml_bool() {
+    case "$1" in
+        [Tt]rue | TRUE | [Yy]es | YES | [Oo]n | ON) echo true ;;
+        [Ff]alse | FALSE | [Nn]o | NO | [Oo]ff | OFF) echo false ;;
+    esac
 }
 
 # On removal: an Agent still set to send through the proxy now sends to ports nobody listens on.
@@ -47,7 +77,7 @@ agent_fips_settings() {
 # install_info it wrote, when it installed the proxy).
 warn_agent_still_fips() {
     agent_yaml=/etc/datadog-agent/datadog.yaml
-    [ -r "$agent_yaml" ] && agent_fips_settings "$agent_yaml" | grep -qx 'enabled=true' || return 0
+    [ -r "$agent_yaml" ] && [ "$(yaml_bool "$(agent_yaml_value "$agent_yaml" fips.enabled)")" = true ] || return 0
     script_url=$(sed -n 's/^# install script: //p' @CONFIG_DIR@/install_info 2>/dev/null)
     echo "@NAME@: $agent_yaml still has fips.enabled: true: the Agent sends its data to the proxy's ports, where nothing listens any more."
     echo "To make it send directly again (datadog.yaml is backed up first), run the install script with DD_FIPS_REVERT=1:"
@@ -103,11 +133,35 @@ held_by_proxy() {
     is_proxy_process "${pid#\?}"
 }
 
-# The DD_FIPS_PORT_RANGE_START of the service's environment file $1, read without sourcing it;
-# nothing when the file or the setting is absent.
-env_port_start() {
+# Setting $2 of the service's environment file $1 (DD_FIPS_PORT_RANGE_START=...), read without
+# sourcing it; nothing when the file or the setting is absent.
+env_setting() {
     [ -r "$1" ] || return 0
-    awk -F= '$1 == "DD_FIPS_PORT_RANGE_START" { v = $2; gsub(/["\047 ]/, "", v) } END { print v }' "$1"
+    awk -F= -v k="$2" '$1 == k { v = $2; gsub(/["\047 ]/, "", v) } END { print v }' "$1"
+}
+
+# The DD_FIPS_PORT_RANGE_START of the service's environment file $1.
+env_port_start() {
+    env_setting "$1" DD_FIPS_PORT_RANGE_START
+}
+
+# Address $1 (fips.local_address, DD_FIPS_LOCAL_ADDRESS) as HAProxy binds it: nothing for
+# localhost (the Agent's default, which reaches the proxy's default 127.0.0.1), an IPv6 address
+# without brackets (HAProxy binds "::1:9804" on [::1]), and only an address: anything else is
+# left to the Agent to refuse.
+bind_address() {
+    local address=${1#[}
+    address=${address%]}
+    case "$address" in
+        "" | localhost | *[!0-9A-Za-z.:]*) ;;
+        *) printf '%s\n' "$address" ;;
+    esac
+}
+
+# The address the Agent sends to, fips.local_address of datadog.yaml $1 (read as root: the file is
+# @USER@'s), as the proxy must bind it (bind_address).
+agent_local_address() {
+    bind_address "$(as_root cat "$1" 2>/dev/null | agent_yaml_value - fips.local_address)"
 }
 
 # The init system that runs this host.

@@ -55,6 +55,21 @@ function backend(name: string, host: string): string[] {
   ]
 }
 
+// A listener the Agent may reach with TLS (agent_tls): HAProxy 3.0 ignores TLS sample fetches
+// (req.ssl_hello_type) in an HTTP frontend, so this one is TCP, inspects the first bytes, logs and
+// refuses a ClientHello, and hands anything else to its HTTP backend (HAProxy upgrades the stream
+// to HTTP there). Only the refusal is logged at notice, the global log level: a relayed request
+// stays at info, which is not logged, so the log-format is the refusal's line.
+function refuseTls(service: Service): string[] {
+  return [
+    '    mode tcp',
+    `    log-format "${service.product}: refused a TLS connection from %ci:%cp to %fi:%fp: ${service.agentTls}"`,
+    '    tcp-request inspect-delay 5s',
+    '    tcp-request content set-log-level notice if { req.ssl_hello_type 1 }',
+    '    tcp-request content reject if { req.ssl_hello_type 1 }',
+  ]
+}
+
 function section(service: Service): string[] {
   const head = `# ${service.port} (offset ${service.offset}): ${service.product}${service.agentSetting ? ` (Agent setting ${service.agentSetting})` : ''}`
   if (service.kind === 'stats') {
@@ -69,6 +84,7 @@ function section(service: Service): string[] {
     head,
     `frontend ${service.name}-forwarder`,
     bind(service),
+    ...(service.agentTls ? refuseTls(service) : []),
     // A route takes its path and what is under it, a whole segment: /support/flare and
     // /support/flare/<case id>, never /support/flares.
     ...service.routes.map((r) => `    use_backend ${backendName(r.upstream, service)} if { path ${r.pathPrefix} } || { path_beg ${r.pathPrefix}/ }`),

@@ -33,6 +33,8 @@ export interface Service {
   upstream?: string
   routes: Route[]
   agentRequests: AgentRequest[]
+  // Why the Agent sends TLS to this plain-HTTP port: such connections are refused and logged.
+  agentTls?: string
 }
 
 export interface Architecture {
@@ -220,6 +222,10 @@ function validateService(s: Fields, rangeStart: number, site: string): Service {
       return { method: method as AgentRequest['method'], path }
     })
     : (s.absent('agent_requests', 'only relay services receive Agent requests'), [])
+  // The refusal's log line quotes it inside HAProxy's log-format: no % nor quote.
+  const agentTls = kind === 'relay' ? s.optionalStr('agent_tls', /^[A-Za-z0-9 ,.()'_:-]+$/) : s.absent('agent_tls', 'only relay services receive Agent traffic')
+  // Its listener inspects bytes before HTTP (a TCP frontend): paths cannot be routed there.
+  if (agentTls !== undefined) s.require(routes.length === 0, 'routes', 'a service with agent_tls cannot route paths')
   return {
     offset,
     port: rangeStart + offset,
@@ -230,6 +236,7 @@ function validateService(s: Fields, rangeStart: number, site: string): Service {
     upstream,
     routes,
     agentRequests,
+    agentTls,
   }
 }
 

@@ -63,6 +63,8 @@ export interface LabOptions {
   portRangeStart?: number
   // the CPUs the proxy may run on (taskset), e.g. '0': the benchmark keeps it apart from its client
   cpus?: string
+  // DD_FIPS_LOCAL_ADDRESS (the Agent's fips.local_address), e.g. '::1': else the lab's 127.77.<id>.1
+  address?: string
 }
 
 export interface Reply {
@@ -164,10 +166,10 @@ export class RelayLab {
     const unshare = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script]
     const argv = opts.cpus ? ['taskset', '-c', opts.cpus, ...unshare] : unshare
     const proxy = spawn(argv[0], argv.slice(1), {
-      env: { PATH: process.env.PATH, OPENSSL_CONF: `${embedded}/ssl/openssl.cnf`, DD_FIPS_LOCAL_ADDRESS: `${net3}.1`, ...range },
+      env: { PATH: process.env.PATH, OPENSSL_CONF: `${embedded}/ssl/openssl.cnf`, DD_FIPS_LOCAL_ADDRESS: opts.address ?? `${net3}.1`, ...range },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
-    const lab = new RelayLab(product, `${net3}.1`, dns, intake, opts.portRangeStart ?? product.ports.rangeStart, proxy, dir)
+    const lab = new RelayLab(product, opts.address ?? `${net3}.1`, dns, intake, opts.portRangeStart ?? product.ports.rangeStart, proxy, dir)
     await lab.waitForListener(lab.rangeStart)
     return lab
   }
