@@ -25,7 +25,7 @@ let counter = 0
 // the script's own paths and user are used and the host's /etc is left alone.
 async function installLib(snippet: string, dir: string) {
   const vars = [
-    `workdir=${dir}`, 'api_key=0123456789abcdef0123456789abcdef', 'fips_mode=true', 'no_agent_install=false', 'tags=', 'dd_url=',
+    `workdir=${dir}`, 'api_key=0123456789abcdef0123456789abcdef', 'fips_mode=true', `site=${product.site}`, 'no_agent_install=false', 'tags=', 'dd_url=',
     `port_start=${product.ports.rangeStart}`, `proxy_env_file=${dir}/env`, 'changed=false',
   ].join('; ')
   const layers = mkdtempSync(path.join(work, 'etc-'))
@@ -78,7 +78,7 @@ test('a default FIPS datadog.yaml: through the proxy or off, but container lifec
   t.is(line(r.out, 'instrumentation telemetry')?.status, 'REFUSED')
   t.regex(line(r.out, 'instrumentation telemetry')!.detail, new RegExp(`^sent as TLS to port ${port('instrumentation-telemetry')}, which ${product.name} refuses`))
   // Without a site, what leaves directly goes to the Agent's default site.
-  t.deepEqual(line(r.out, 'container lifecycle'), { status: 'DIRECT', detail: `sent directly to contlcycle-intake.datadoghq.com, without ${product.name} (container_lifecycle.enabled: true by default)` })
+  t.deepEqual(line(r.out, 'container lifecycle'), { status: 'DIRECT', detail: `sent directly to contlcycle-intake.ddog-gov.com, without ${product.name} (container_lifecycle.enabled: true by default)` })
   t.is(line(r.out, 'container images')?.status, 'DIRECT')
   t.deepEqual(line(r.out, 'Remote Configuration'), { status: 'OFF', detail: 'remote_configuration.enabled unset: off with fips.enabled' })
   for (const off of ['SBOM', 'Network Path', 'SNMP traps', 'NetFlow', 'CWS (runtime security)', 'compliance (CSPM)', 'processes']) t.is(line(r.out, off)?.status, 'OFF', off)
@@ -98,9 +98,9 @@ test('turning the two direct products off makes the report compliant (exit 0)', 
 // Each variant: lines appended to the default FIPS datadog.yaml, and the line it must give.
 const variants: { name: string; add: string; product: string; status: string; detail: RegExp }[] = [
   { name: 'logs on', add: 'logs_enabled: true', product: 'logs', status: 'FIPS', detail: new RegExp(`^through ${product.name}, port ${port('logs')} \\(logs_enabled: true\\)$`) },
-  { name: 'SBOM on', add: 'sbom:\n  enabled: true', product: 'SBOM', status: 'DIRECT', detail: /^sent directly to sbom-intake\.datadoghq\.com, without .* \(sbom\.enabled: true\)$/ },
-  { name: 'Network Path on, with a site', add: 'site: ddog-gov.com\nnetwork_path:\n  connections_monitoring:\n    enabled: "yes"', product: 'Network Path', status: 'DIRECT', detail: /^sent directly to netpath-intake\.ddog-gov\.com, .*\(network_path\.connections_monitoring\.enabled: true\)$/ },
-  { name: 'Remote Configuration set explicitly', add: 'remote_configuration:\n  enabled: true', product: 'Remote Configuration', status: 'DIRECT', detail: /^sent directly to config\.datadoghq\.com, .*\(remote_configuration\.enabled: true\)$/ },
+  { name: 'SBOM on', add: 'sbom:\n  enabled: true', product: 'SBOM', status: 'DIRECT', detail: /^sent directly to sbom-intake\.ddog-gov\.com, without .* \(sbom\.enabled: true\)$/ },
+  { name: 'Network Path on', add: 'network_path:\n  connections_monitoring:\n    enabled: "yes"', product: 'Network Path', status: 'DIRECT', detail: /^sent directly to netpath-intake\.ddog-gov\.com, .*\(network_path\.connections_monitoring\.enabled: true\)$/ },
+  { name: 'Remote Configuration set explicitly', add: 'remote_configuration:\n  enabled: true', product: 'Remote Configuration', status: 'DIRECT', detail: /^sent directly to config\.ddog-gov\.com, .*\(remote_configuration\.enabled: true\)$/ },
   { name: 'CWS on', add: 'runtime_security_config:\n  enabled: true', product: 'CWS (runtime security)', status: 'FIPS', detail: new RegExp(`port ${port('runtime-security')} `) },
   { name: 'NetFlow on', add: 'network_devices:\n  netflow:\n    enabled: true', product: 'NetFlow', status: 'FIPS', detail: new RegExp(`port ${port('network-flows')} `) },
   { name: 'APM off', add: 'apm_config:\n  enabled: false', product: 'APM traces', status: 'OFF', detail: /^apm_config\.enabled: false$/ },
@@ -127,7 +127,7 @@ test('a moved range moves the ports the report names', async (t) => {
 test('fips.enabled not true: everything enabled goes directly', async (t) => {
   const r = await compliance(await fipsYaml((y) => y.replace(/^( +enabled:) true/m, '$1 false')))
   t.is(r.code, 1)
-  t.deepEqual(line(r.out, 'metrics'), { status: 'DIRECT', detail: 'sent directly to datadoghq.com: fips.enabled is false (always on)' })
+  t.deepEqual(line(r.out, 'metrics'), { status: 'DIRECT', detail: 'sent directly to ddog-gov.com: fips.enabled is false (always on)' })
   t.is(line(r.out, 'APM traces')?.status, 'DIRECT')
   t.is(line(r.out, 'DBM')?.status, 'MAYBE')
   t.is(line(r.out, 'logs')?.status, 'OFF')

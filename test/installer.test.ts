@@ -129,10 +129,11 @@ test.serial('fresh install with DD_FIPS_MODE=1; a re-run succeeds and changes no
     t.deepEqual(config.fips, FIPS)
     t.is(config.api_key, TEST_API_KEY)
     // Made from the FIXTURE example, which has the real file's shape (every setting commented, the
-    // commented `# fips:` section): only the key and the fips block are set, every comment kept.
-    t.deepEqual(Object.keys(config).sort(), ['api_key', 'fips'])
+    // commented `# fips:` section): only the key, the site and the fips block are set.
+    t.deepEqual(Object.keys(config).sort(), ['api_key', 'fips', 'site'])
+    t.is(config.site, product.site, 'what the Agent sends directly goes to the FIPS site, not its default one')
     const example = (await h.sh('grep -c "^ *#" /etc/datadog-agent/datadog.yaml.example')).out
-    t.is((await h.sh('grep -c "^ *#" /etc/datadog-agent/datadog.yaml')).out, String(Number(example) + 1) + '\n', 'every comment of the example kept, plus the one before the fips block')
+    t.is((await h.sh('grep -c "^ *#" /etc/datadog-agent/datadog.yaml')).out, String(Number(example)) + '\n', 'every comment of the example kept but the commented site it replaced, plus the one before the fips block')
     t.is(await statOf(h, '/etc/datadog-agent/datadog.yaml'), 'dd-agent:dd-agent:640')
     t.true((await h.sh(`test -s ${product.paths.embedded}/ssl/fipsmodule.cnf`)).code === 0, 'fipsmodule.cnf generated on this host')
     t.is((await h.sh(`systemctl is-active ${product.name} datadog-agent`)).out.trim(), 'active\nactive')
