@@ -11,14 +11,15 @@ import { gunzipSync } from 'node:zlib'
 import { $ } from 'zx'
 import { type EngineName, engineNamed, requestedEngine } from '../scripts/lib/containers.ts'
 import { elfMachine } from '../scripts/lib/elf.ts'
-import { buildImage, healthcheckPath, imageLayoutDir } from '../scripts/lib/image.ts'
-import { ecsTaskDefinition, helmValues } from '../scripts/lib/image-platforms.ts'
+import { buildImage, dockerLoadTags, healthcheckPath, imageLayoutDir, imageName } from '../scripts/lib/image.ts'
+import { ECS_LAUNCH_TYPES, ecsTaskDefinition, helmValues } from '../scripts/lib/image-platforms.ts'
 import { cacheDir, distDir, repoRoot } from '../scripts/lib/paths.ts'
-import { liveConfig, loadProduct } from '../scripts/lib/product.ts'
+import { configDirCaBundle, liveConfig, loadProduct } from '../scripts/lib/product.ts'
 import { proxyOutDir } from '../scripts/lib/proxy-build.ts'
 import { FixturePki, type ServerCert } from './fixtures/pki.ts'
 import { ImageContainer, PEER_DNS, Peer, loadImage, removeImage } from './helpers/image-host.ts'
 import { upstreamHosts } from './helpers/relay-lab.ts'
+import { VENDOR_DIALECT_CONFIG, vendorDialectHosts } from './helpers/vendor-dialect.ts'
 
 const product = loadProduct()
 const relays = product.ports.services.filter((s) => s.kind === 'relay')
@@ -50,9 +51,25 @@ const health = (c: ImageContainer, env: Record<string, string> = {}) => c.exec([
 const engines: EngineName[] = requestedEngine() === 'docker' ? ['docker', 'podman'] : ['podman']
 
 for (const name of engines) {
+  test.serial(`${name}: load names the host's image ${imageName(product)}`, async (t) => {
+    const e = await engineNamed(name)
+    const { printed, image } = await loadImage(e, product)
+    try {
+      // docker load: every architecture's tags, and the first architecture's under the plain name.
+      const names = name === 'docker' ? product.architectures.flatMap((a) => dockerLoadTags(product, a)) : [image]
+      for (const n of names) t.true(printed.includes(`Loaded image: ${n}`) || printed.includes(`Loaded image(s): ${n}`), `${n} in: ${printed}`)
+      // The image by that name is this host's architecture's, as the index has it.
+      const id = (await $({ quiet: true, env: e.env })`${e.bin} image inspect --format {{.Id}} ${image}`).stdout.trim().replace('sha256:', '')
+      const hostManifest = imageIndex().manifests.find((m: any) => m.platform.architecture === amd64.oci)
+      t.is(id, blobJson(hostManifest.digest).config.digest.replace('sha256:', ''))
+    } finally {
+      await removeImage(e, image)
+    }
+  })
+
   test.serial(`${name}: read-only, non-root, no capability, --network none: every relay port relays to its upstream; SIGTERM lets an in-flight upload finish and the proxy exits 0 by itself`, async (t) => {
     const e = await engineNamed(name)
-    const image = await loadImage(e, product, amd64)
+    const { image } = await loadImage(e, product)
     const started = Date.now()
     const c = await ImageContainer.run(e, product, image, { name: `fips-image-relay-${process.pid}`, volumes: fixtureVolumes() })
     let peer: Peer | undefined
@@ -101,7 +118,7 @@ for (const name of engines) {
 
   test.serial(`${name}: DD_FIPS_PORT_RANGE_START=10803 moves every listener, and each relays`, async (t) => {
     const e = await engineNamed(name)
-    const image = await loadImage(e, product, amd64)
+    const { image } = await loadImage(e, product)
     const start = 10803
     const c = await ImageContainer.run(e, product, image, { name: `fips-image-range-${process.pid}`, env: { DD_FIPS_PORT_RANGE_START: String(start) }, volumes: fixtureVolumes() })
     let peer: Peer | undefined
@@ -123,7 +140,7 @@ for (const name of engines) {
 
   test.serial(`${name}: a mounted config is used; a broken one, or no writable ${product.image.writableDir}, stops the container with the reason`, async (t) => {
     const e = await engineNamed(name)
-    const image = await loadImage(e, product, amd64)
+    const { image } = await loadImage(e, product)
     // A custom config: the stats port answers with a marker instead of the stats page.
     const custom = path.join(work, 'custom.cfg')
     writeFileSync(custom, ['global', '    log stdout format short daemon notice', 'defaults', '    mode http', '    timeout client 5s', '    timeout server 5s', '    timeout connect 5s',
@@ -151,6 +168,17 @@ for (const name of engines) {
       await b.remove()
     }
 
+    // A directory there (a ConfigMap mounted without subPath) is refused, never replaced by the example.
+    const dir = mkdtempSync(path.join(work, 'configmap-'))
+    writeFileSync(path.join(dir, `${product.name}.cfg`), readFileSync(custom))
+    const d = await ImageContainer.run(e, product, image, { name: `fips-image-dir-${process.pid}`, volumes: [...fixtureVolumes(), [dir, liveConfig(product)]] })
+    try {
+      t.is(await d.exitCode(), 1)
+      t.regex(await d.logs(), new RegExp(`${liveConfig(product)} exists but is not a regular file`))
+    } finally {
+      await d.remove()
+    }
+
     const noTmpfs = await ImageContainer.run(e, product, image, { name: `fips-image-no-tmpfs-${process.pid}`, tmpfs: false, volumes: fixtureVolumes() })
     try {
       t.is(await noTmpfs.exitCode(), 1)
@@ -158,6 +186,43 @@ for (const name of engines) {
     } finally {
       await noTmpfs.remove()
       await removeImage(e, image)
+    }
+  })
+
+  test.serial(`${name}: a config in the vendor's dialect (ca-file ca-certificates.crt next to it) passes haproxy -c and relays`, async (t) => {
+    const e = await engineNamed(name)
+    const { image } = await loadImage(e, product)
+    const c = await ImageContainer.run(e, product, image, { name: `fips-image-vendor-${process.pid}`, volumes: [...fixtureVolumes(), [VENDOR_DIALECT_CONFIG, liveConfig(product)]] })
+    let peer: Peer | undefined
+    try {
+      t.is((await c.exec([`${product.paths.prefix}/bin/run-haproxy`, '-c', '-f', liveConfig(product)])).exitCode, 0, await c.logs())
+      t.is((await c.exec(['/bin/sh', '-c', `test -f ${configDirCaBundle(product)}`])).exitCode, 0, `${configDirCaBundle(product)} is the image's bundle`)
+      peer = await Peer.start(await c.pid(), cert, upstreamHosts(product))
+      t.true((await peer.call({ op: 'waitResolution', port: product.ports.rangeStart })).ok, await c.logs())
+      for (const [port] of vendorDialectHosts()) {
+        const reply = await peer.call({ op: 'send', port, path: `/vendor/${port}`, bytes: 1024 })
+        t.is(reply.status, 202, `${port}: ${JSON.stringify(reply)}`)
+      }
+      const records = await peer.call({ op: 'records' }) as unknown as { path: string; sni: string }[]
+      for (const [port, host] of vendorDialectHosts()) t.like(records.find((r) => r.path === `/vendor/${port}`), { sni: host }, String(port))
+    } finally {
+      await peer?.close()
+      await c.remove()
+    }
+  })
+
+  test.serial(`${name}: without /etc/resolv.conf the proxy starts, says once that names cannot be resolved, and serves`, async (t) => {
+    const e = await engineNamed(name)
+    const { image } = await loadImage(e, product)
+    const c = await ImageContainer.run(e, product, image, { name: `fips-image-no-resolv-${process.pid}`, volumes: [[ca, product.image.caBundle]] })
+    try {
+      t.is((await c.exec(['/bin/sh', '-c', 'test -e /etc/resolv.conf'])).exitCode, 1, `${name} gives the container no resolv.conf`)
+      for (const deadline = Date.now() + 20_000; (await health(c)).exitCode !== 0 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 100))
+      t.is((await health(c)).exitCode, 0, await c.logs())
+      const said = (await c.logs()).split('\n').filter((l) => l.includes('/etc/resolv.conf'))
+      t.deepEqual(said, [`${product.name}: /etc/resolv.conf does not exist: upstream names cannot be resolved until it does (then restart the container)`])
+    } finally {
+      await c.remove()
     }
   })
 }
@@ -202,10 +267,17 @@ test('two builds of one commit give the same image digest', async (t) => {
   t.is(again.index.digest, topIndex().manifests[0].digest)
 })
 
-test("the README's Helm values and ECS task definition are make image's", (t) => {
+test("the README's Helm values and ECS task definitions (EC2, Fargate) are make image's", (t) => {
   const readme = readFileSync(path.join(repoRoot, 'README.md'), 'utf8')
   t.true(readme.includes(`\`\`\`yaml\n${helmValues(product)}\`\`\``), 'the Helm values')
-  t.true(readme.includes(`\`\`\`json\n${ecsTaskDefinition(product)}\`\`\``), 'the ECS task definition')
-  const task = JSON.parse(ecsTaskDefinition(product))
-  t.deepEqual(task.containerDefinitions[1].portMappings.map((m: any) => m.containerPort), product.ports.services.map((s) => s.port), 'all the ports')
+  for (const launchType of ECS_LAUNCH_TYPES) {
+    t.true(readme.includes(`\`\`\`json\n${ecsTaskDefinition(product, launchType)}\`\`\``), `the ${launchType} task definition`)
+    const task = JSON.parse(ecsTaskDefinition(product, launchType))
+    t.is(task.networkMode, 'awsvpc', 'the Agent and the proxy share a loopback')
+    const proxy = task.containerDefinitions[1]
+    t.deepEqual(proxy.portMappings.map((m: any) => m.containerPort), product.ports.services.map((s) => s.port), 'all the ports')
+    // Fargate has no tmpfs: the writable dir is then the image's, on a writable root.
+    t.is(proxy.linuxParameters?.tmpfs?.[0]?.containerPath, launchType === 'EC2' ? product.image.writableDir : undefined)
+    t.is(proxy.readonlyRootFilesystem, launchType === 'EC2' ? true : undefined)
+  }
 })

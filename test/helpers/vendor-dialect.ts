@@ -1,0 +1,19 @@
+// The vendor-dialect FIXTURE config (test/fixtures/vendor-dialect.cfg) and what a test needs to
+// drive it: each relay port it binds with the upstream host its default backend sends to.
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { repoRoot } from '../../scripts/lib/paths.ts'
+
+export const VENDOR_DIALECT_CONFIG = path.join(repoRoot, 'test/fixtures/vendor-dialect.cfg')
+
+// [port, upstream host] per frontend, read from the fixture (a frontend's bind port, its
+// default_backend, that backend's server-template host).
+export function vendorDialectHosts(): [number, string][] {
+  const sections = readFileSync(VENDOR_DIALECT_CONFIG, 'utf8').split(/\n(?=\S)/)
+  const body = (kind: string, name: string) => sections.find((s) => s.startsWith(`${kind} ${name}\n`)) ?? ''
+  return sections.filter((s) => s.startsWith('frontend ')).map((f) => {
+    const port = Number(f.match(/bind "\$\{DD_FIPS_LOCAL_ADDRESS\}:(\d+)"/)![1])
+    const backend = f.match(/default_backend (\S+)/)![1]
+    return [port, body('backend', backend).match(/server-template \S+ \d+ ([^:\s]+):443/)![1]]
+  })
+}
