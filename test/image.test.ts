@@ -4,6 +4,7 @@
 // namespace (test/helpers/image-host.ts). Without an engine: the index, both architectures' files,
 // the digests' stability and the platform files of the README.
 import test from 'ava'
+import { createHash } from 'node:crypto'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -11,7 +12,9 @@ import { gunzipSync } from 'node:zlib'
 import { $ } from 'zx'
 import { type EngineName, engineNamed, requestedEngine } from '../scripts/lib/containers.ts'
 import { elfMachine } from '../scripts/lib/elf.ts'
-import { buildImage, dockerLoadTags, healthcheckPath, imageLayoutDir, imageName } from '../scripts/lib/image.ts'
+import { buildImage, dockerLoadTags, healthcheckPath, imageLayoutDir, imageName, imageSbomFile } from '../scripts/lib/image.ts'
+import { validateSbom } from '../scripts/lib/sbom.ts'
+import { downloadDebianBinaries } from '../scripts/lib/sources.ts'
 import { ECS_LAUNCH_TYPES, ecsTaskDefinition, helmValues } from '../scripts/lib/image-platforms.ts'
 import { cacheDir, distDir, repoRoot } from '../scripts/lib/paths.ts'
 import { configDirCaBundle, liveConfig, loadProduct } from '../scripts/lib/product.ts'
@@ -255,6 +258,29 @@ test('the index: linux/amd64 and linux/arm64, each layer of its architecture, la
     for (const absent of ['usr/bin/apt', 'usr/bin/dpkg', 'bin/bash', 'usr/bin/perl']) t.false((await $({ nothrow: true, quiet: true, cwd: dir })`test -e ${absent}`).exitCode === 0, absent)
     t.log(`${entry.platform.architecture}: ${(manifest.layers[0].size / 1048576).toFixed(2)} MiB compressed`)
     t.true(manifest.layers[0].size < 20 * 1048576, 'under 20 MiB compressed')
+  }
+})
+
+test("the image's SBOM: valid CycloneDX 1.5; per architecture the manifest digest, each base package with its version and the sha256 of its .deb, and the proxy's components", async (t) => {
+  const text = readFileSync(imageSbomFile(product, distDir), 'utf8')
+  t.is(await validateSbom(text), null)
+  const bom = JSON.parse(text)
+  t.is(bom.metadata.component.type, 'container')
+  const index = imageIndex()
+  for (const arch of product.architectures) {
+    const image = bom.components.find((c: any) => c.name === `${imageName(product)}@linux/${arch.oci}`)
+    t.truthy(image, arch.oci)
+    t.is(`sha256:${image.hashes[0].content}`, index.manifests.find((m: any) => m.platform.architecture === arch.oci).digest)
+    const report = JSON.parse(readFileSync(path.join(proxyOutDir(arch.name), 'build-report.json'), 'utf8'))
+    t.like(image.components.find((c: any) => c.name === 'haproxy'), { version: report.components.haproxy.version })
+    t.like(image.components.find((c: any) => c.name === 'openssl-fips-provider'), { version: report.fips_provider.version })
+    // Each base package: the .deb apt downloaded (from the cache: checked against the signed index).
+    const debs = await downloadDebianBinaries(product.image.base.packages, arch.deb, product.image.base.suite, cacheDir())
+    for (const deb of debs) {
+      const c = image.components.find((x: any) => x.name === deb.package)
+      t.like(c, { version: deb.version, purl: `pkg:deb/debian/${deb.package}@${deb.version}?arch=${arch.deb}&distro=debian-${product.image.base.suite}` }, deb.package)
+      t.is(c?.hashes[0].content, createHash('sha256').update(readFileSync(deb.file)).digest('hex'), `${arch.deb} ${deb.package}`)
+    }
   }
 })
 

@@ -20,7 +20,8 @@ import { NO_RESOLV_CONF_VARIABLE, renderHaproxyConfig, renderRunHaproxy } from '
 import { renderWithDefinitions } from './maintainer-scripts.ts'
 import { type Architecture, type Product, architecture, configDirCaBundle, docDir, exampleConfig, runHaproxyPath, templateValues } from './product.ts'
 import type { BuildReport } from './proxy-build.ts'
-import { type DebianBinary, downloadDebianBinaries } from './sources.ts'
+import { imageSbomJson } from './sbom.ts'
+import { type DebianBinary, downloadDebianBinaries, loadSources } from './sources.ts'
 import { renderCopyright } from './staging.ts'
 import { packagingTemplate } from './template.ts'
 
@@ -36,6 +37,8 @@ export const healthcheckPath = (p: Product) => `${p.paths.prefix}/bin/healthchec
 // The OCI layout directory and the archive of it (which docker load and podman load read).
 export const imageLayoutDir = (outDir: string) => path.join(outDir, 'image')
 export const imageArchive = (p: Product, outDir: string) => path.join(outDir, `${p.image.name}-${p.version}.oci.tar`)
+// The image's CycloneDX SBOM (scripts/lib/sbom.ts), beside the archive.
+export const imageSbomFile = (p: Product, outDir: string) => path.join(outDir, `${p.image.name}-${p.version}.image.cdx.json`)
 // The names the archive's images get when loaded. podman load reads the OCI index and takes the
 // host's architecture under imageName; docker load reads manifest.json (no platform choice there):
 // every architecture under its archTag, and the first architecture of product.yaml (x86_64; arm64
@@ -338,6 +341,15 @@ export async function buildImage(opts: ImageOptions): Promise<BuiltImage> {
   await reproducibleTar(layout, archive, files, opts.sourceDateEpoch)
   const built: BuiltImage = { index, images, archive }
   writeFileSync(path.join(opts.outDir, `${p.image.name}-${p.version}.image-components.json`), `${JSON.stringify(componentList(p, report, built), null, 2)}\n`)
+  writeFileSync(imageSbomFile(p, opts.outDir), imageSbomJson({
+    product: p,
+    sources: loadSources().sources,
+    sourceDateEpoch: opts.sourceDateEpoch,
+    images: images.map((i) => {
+      const arch = architecture(p, i.arch)
+      return { ref: `${imageName(p)}@${i.platform.os}/${i.platform.architecture}`, manifestSha256: i.manifest.digest.slice(7), debArch: arch.deb, suite: p.image.base.suite, report: i.report, tree: opts.proxyTree(i.arch), base: i.base }
+    }),
+  }))
   return built
 }
 
