@@ -1,0 +1,161 @@
+// The image in the pod shapes the vendor's platforms give its sidecar, run by podman's Kubernetes
+// executor (podman kube play) on pod YAML written as the Datadog Helm chart
+// (charts/datadog/templates/_container-fips-proxy.yaml) and the Operator (global/fips.go) render
+// it: container fips-proxy, no command or args, no probes, env DD_FIPS_LOCAL_ADDRESS only, ports
+// 9803-9817 declared (port .. port + portRange - 1). Shapes: the pod's securityContext as the node
+// Agent's DaemonSet (root), none (the Cluster Agent's: the image's user), an OpenShift arbitrary
+// UID with group 0, a read-only root with an emptyDir on the writable dir; and the first, second
+// and last with a config in the vendor's dialect mounted as one file at the live config path.
+//
+// What stands in for the cluster: the kubelet's /etc/resolv.conf is a hostPath naming the FIXTURE
+// DNS, and the FIXTURE CA replaces the image's CA bundle (hostPath); both FIXTURE servers and an
+// Agent-like client run in the pod's network namespace (test/fixtures/netns-peer.ts), and the pod
+// has no network of its own (--network none). Each shape must serve the stats page and relay on
+// every relay port; the log records the user it ran as and its time to ready.
+import test from 'ava'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { $ } from 'zx'
+import { stringify } from 'yaml'
+import { engineNamed } from '../scripts/lib/containers.ts'
+import { healthcheckPath } from '../scripts/lib/image.ts'
+import { liveConfig, loadProduct } from '../scripts/lib/product.ts'
+import { FixturePki, type ServerCert } from './fixtures/pki.ts'
+import { ImageContainer, PEER_DNS, Peer, loadImage, removeImage } from './helpers/image-host.ts'
+import { upstreamHosts } from './helpers/relay-lab.ts'
+import { VENDOR_DIALECT_CONFIG, vendorDialectHosts } from './helpers/vendor-dialect.ts'
+
+const product = loadProduct()
+// The chart's defaults: fips.port 9803, fips.portRange 15.
+const CHART_PORT_RANGE = 15
+const OPENSHIFT_UID = 1000680000
+const work = mkdtempSync(path.join(os.tmpdir(), 'pods-test-'))
+let cert: ServerCert
+let ca: string
+let image: string
+const resolvConf = path.join(work, 'resolv.conf')
+
+interface Shape {
+  name: string
+  // the pod's securityContext (absent: none)
+  podSecurity?: Record<string, number>
+  readOnlyRoot?: boolean
+  vendorConfig?: boolean
+  // uid:gid every process of the proxy must run as
+  expectedUser: string
+}
+
+const imageUser = `${product.image.uid}:${product.image.gid}`
+const SHAPES: Shape[] = [
+  { name: 'root', podSecurity: { runAsUser: 0 }, expectedUser: '0:0' },
+  { name: 'image-user', expectedUser: imageUser },
+  // OpenShift's restricted SCC: a UID from the project's range, group 0, no passwd entry.
+  { name: 'openshift', podSecurity: { runAsUser: OPENSHIFT_UID, runAsGroup: 0 }, expectedUser: `${OPENSHIFT_UID}:0` },
+  { name: 'read-only', readOnlyRoot: true, expectedUser: imageUser },
+  { name: 'root-vendor-config', podSecurity: { runAsUser: 0 }, vendorConfig: true, expectedUser: '0:0' },
+  { name: 'image-user-vendor-config', vendorConfig: true, expectedUser: imageUser },
+  { name: 'read-only-vendor-config', readOnlyRoot: true, vendorConfig: true, expectedUser: imageUser },
+]
+
+const hostFile = (name: string, file: string) => ({ name, hostPath: { path: file, type: 'File' } })
+
+// The pod as the chart renders the sidecar, plus the shape's settings and the stand-ins above.
+function podYaml(shape: Shape, podName: string): string {
+  const mounts = [
+    { name: 'resolv-conf', mountPath: '/etc/resolv.conf', readOnly: true },
+    { name: 'fixture-ca', mountPath: product.image.caBundle, readOnly: true },
+    // The chart mounts the ConfigMap's key with subPath, which podman 4.3's kube play ignores
+    // (it would mount the whole ConfigMap, a directory, which the entrypoint refuses); a hostPath
+    // of type File is what the kubelet's subPath mount amounts to: one file at that path.
+    ...(shape.vendorConfig ? [{ name: 'fips-proxy-cfg', mountPath: liveConfig(product), readOnly: true }] : []),
+    ...(shape.readOnlyRoot ? [{ name: 'writable', mountPath: product.image.writableDir }] : []),
+  ]
+  const volumes = [
+    hostFile('resolv-conf', resolvConf),
+    hostFile('fixture-ca', ca),
+    ...(shape.vendorConfig ? [hostFile('fips-proxy-cfg', VENDOR_DIALECT_CONFIG)] : []),
+    ...(shape.readOnlyRoot ? [{ name: 'writable', emptyDir: {} }] : []),
+  ]
+  const pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: podName },
+    spec: {
+      ...(shape.podSecurity ? { securityContext: shape.podSecurity } : {}),
+      containers: [{
+        name: 'fips-proxy',
+        image,
+        imagePullPolicy: 'IfNotPresent',
+        ports: Array.from({ length: CHART_PORT_RANGE }, (_, i) => ({ name: `port-${i}`, containerPort: product.ports.rangeStart + i, protocol: 'TCP' })),
+        env: [{ name: 'DD_FIPS_LOCAL_ADDRESS', value: '127.0.0.1' }],
+        resources: {},
+        ...(shape.readOnlyRoot ? { securityContext: { readOnlyRootFilesystem: true } } : {}),
+        volumeMounts: mounts,
+      }],
+      volumes,
+    },
+  }
+  return stringify(pod)
+}
+
+test.before(async () => {
+  const pki = await FixturePki.create(path.join(work, 'pki'))
+  cert = await pki.leaf('intake', { hosts: upstreamHosts(product) })
+  ca = pki.ca
+  writeFileSync(resolvConf, `nameserver ${PEER_DNS}\n`)
+  image = (await loadImage(await engineNamed('podman'), product)).image
+})
+
+test.after.always(async () => {
+  if (image) await removeImage(await engineNamed('podman'), image)
+})
+
+// The uid:gid of each process of the container, on the host.
+const users = async (c: ImageContainer) => [...new Set((await c.processes()).map((pid) => {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  return `${status.match(/^Uid:\t(\d+)/m)![1]}:${status.match(/^Gid:\t(\d+)/m)![1]}`
+}))]
+
+for (const shape of SHAPES) {
+  test.serial(`podman kube play, ${shape.name}: ready, the stats page, every relay port relays`, async (t) => {
+    const e = await engineNamed('podman')
+    const podName = `fips-pod-${shape.name}-${process.pid}`
+    const yaml = path.join(work, `${podName}.yaml`)
+    writeFileSync(yaml, podYaml(shape, podName))
+    const started = Date.now()
+    const play = await $({ quiet: true, nothrow: true, env: e.env })`podman kube play --network none ${yaml}`
+    let peer: Peer | undefined
+    try {
+      t.is(play.exitCode, 0, play.stderr)
+      const c = ImageContainer.of(e, `${podName}-fips-proxy`)
+      // Ready: the health command passes (fipsinstall done, the config checked, every port bound).
+      let ready = false
+      while (!ready && Date.now() - started < 30_000) ready = (await c.exec([healthcheckPath(product)])).exitCode === 0
+      const readyMs = Date.now() - started
+      t.true(ready, await c.logs())
+      const ran = await users(c)
+      t.deepEqual(ran, [shape.expectedUser], 'every process as the expected user')
+      t.log(`${shape.name}: user ${ran.join(', ')}, kube play to ready ${readyMs} ms`)
+
+      peer = await Peer.start(await c.pid(), cert, upstreamHosts(product))
+      t.true((await peer.call({ op: 'waitResolution', port: product.ports.rangeStart })).ok, await c.logs())
+      const stats = await peer.call({ op: 'send', port: product.ports.rangeStart, method: 'GET', path: '/' })
+      t.is(stats.status, 200)
+      t.regex(stats.body, /Statistics Report/)
+
+      const relays = shape.vendorConfig
+        ? vendorDialectHosts().map(([port, host]) => ({ port, host }))
+        : product.ports.services.filter((s) => s.kind === 'relay').map((s) => ({ port: s.port, host: s.upstream! }))
+      for (const r of relays) {
+        const reply = await peer.call({ op: 'send', port: r.port, path: `/pod/${shape.name}/${r.port}`, bytes: 1024 })
+        t.is(reply.status, 202, `${r.port}: ${JSON.stringify(reply)}`)
+      }
+      const records = await peer.call({ op: 'records' }) as unknown as { path: string; sni: string }[]
+      for (const r of relays) t.like(records.find((x) => x.path === `/pod/${shape.name}/${r.port}`), { sni: r.host }, String(r.port))
+    } finally {
+      await peer?.close()
+      await $({ quiet: true, nothrow: true, env: e.env })`podman pod rm -f -t 0 ${podName}`
+    }
+  })
+}
