@@ -11,14 +11,15 @@
 // DNS, and the FIXTURE CA replaces the image's CA bundle (hostPath); both FIXTURE servers and an
 // Agent-like client run in the pod's network namespace (test/fixtures/netns-peer.ts), and the pod
 // has no network of its own (--network none). Each shape must serve the stats page and relay on
-// every relay port; the log records the user it ran as and its time to ready.
-import test from 'ava'
+// every relay port; the log records the user it ran as and its time to ready. With
+// MATRIX_ENGINE=docker, the same shapes run with docker run's flags too.
+import test, { type ExecutionContext } from 'ava'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { $ } from 'zx'
 import { stringify } from 'yaml'
-import { engineNamed } from '../scripts/lib/containers.ts'
+import { type EngineName, engineNamed, requestedEngine } from '../scripts/lib/containers.ts'
 import { healthcheckPath } from '../scripts/lib/image.ts'
 import { liveConfig, loadProduct } from '../scripts/lib/product.ts'
 import { FixturePki, type ServerCert } from './fixtures/pki.ts'
@@ -33,7 +34,6 @@ const OPENSHIFT_UID = 1000680000
 const work = mkdtempSync(path.join(os.tmpdir(), 'pods-test-'))
 let cert: ServerCert
 let ca: string
-let image: string
 const resolvConf = path.join(work, 'resolv.conf')
 
 interface Shape {
@@ -61,7 +61,7 @@ const SHAPES: Shape[] = [
 const hostFile = (name: string, file: string) => ({ name, hostPath: { path: file, type: 'File' } })
 
 // The pod as the chart renders the sidecar, plus the shape's settings and the stand-ins above.
-function podYaml(shape: Shape, podName: string): string {
+function podYaml(shape: Shape, podName: string, image: string): string {
   const mounts = [
     { name: 'resolv-conf', mountPath: '/etc/resolv.conf', readOnly: true },
     { name: 'fixture-ca', mountPath: product.image.caBundle, readOnly: true },
@@ -99,16 +99,19 @@ function podYaml(shape: Shape, podName: string): string {
   return stringify(pod)
 }
 
+const ENGINES: EngineName[] = requestedEngine() === 'docker' ? ['podman', 'docker'] : ['podman']
+const images: Partial<Record<EngineName, string>> = {}
+
 test.before(async () => {
   const pki = await FixturePki.create(path.join(work, 'pki'))
   cert = await pki.leaf('intake', { hosts: upstreamHosts(product) })
   ca = pki.ca
   writeFileSync(resolvConf, `nameserver ${PEER_DNS}\n`)
-  image = (await loadImage(await engineNamed('podman'), product)).image
+  for (const name of ENGINES) images[name] = (await loadImage(await engineNamed(name), product)).image
 })
 
 test.after.always(async () => {
-  if (image) await removeImage(await engineNamed('podman'), image)
+  for (const name of ENGINES) if (images[name]) await removeImage(await engineNamed(name), images[name]!)
 })
 
 // The uid:gid of each process of the container, on the host.
@@ -117,45 +120,72 @@ const users = async (c: ImageContainer) => [...new Set((await c.processes()).map
   return `${status.match(/^Uid:\t(\d+)/m)![1]}:${status.match(/^Gid:\t(\d+)/m)![1]}`
 }))]
 
+// What every shape must do, started at `started`: become ready, run as the expected user, serve the
+// stats page and relay on every relay port (of the vendor config when the shape mounts it).
+async function serves(t: ExecutionContext, c: ImageContainer, shape: Shape, started: number, how: string): Promise<void> {
+  // Ready: the health command passes (fipsinstall done, the config checked, every port bound).
+  let ready = false
+  while (!ready && Date.now() - started < 30_000) ready = (await c.exec([healthcheckPath(product)])).exitCode === 0
+  const readyMs = Date.now() - started
+  t.true(ready, await c.logs())
+  const ran = await users(c)
+  t.deepEqual(ran, [shape.expectedUser], 'every process as the expected user')
+  t.log(`${shape.name}: user ${ran.join(', ')}, ${how} to ready ${readyMs} ms`)
+
+  const peer = await Peer.start(await c.pid(), cert, upstreamHosts(product))
+  try {
+    t.true((await peer.call({ op: 'waitResolution', port: product.ports.rangeStart })).ok, await c.logs())
+    const stats = await peer.call({ op: 'send', port: product.ports.rangeStart, method: 'GET', path: '/' })
+    t.is(stats.status, 200)
+    t.regex(stats.body, /Statistics Report/)
+    const relays = shape.vendorConfig
+      ? vendorDialectHosts().map(([port, host]) => ({ port, host }))
+      : product.ports.services.filter((s) => s.kind === 'relay').map((s) => ({ port: s.port, host: s.upstream! }))
+    for (const r of relays) {
+      const reply = await peer.call({ op: 'send', port: r.port, path: `/shape/${shape.name}/${r.port}`, bytes: 1024 })
+      t.is(reply.status, 202, `${r.port}: ${JSON.stringify(reply)}`)
+    }
+    const records = await peer.call({ op: 'records' }) as unknown as { path: string; sni: string }[]
+    for (const r of relays) t.like(records.find((x) => x.path === `/shape/${shape.name}/${r.port}`), { sni: r.host }, String(r.port))
+  } finally {
+    await peer.close()
+  }
+}
+
 for (const shape of SHAPES) {
   test.serial(`podman kube play, ${shape.name}: ready, the stats page, every relay port relays`, async (t) => {
     const e = await engineNamed('podman')
     const podName = `fips-pod-${shape.name}-${process.pid}`
     const yaml = path.join(work, `${podName}.yaml`)
-    writeFileSync(yaml, podYaml(shape, podName))
+    writeFileSync(yaml, podYaml(shape, podName, images.podman!))
     const started = Date.now()
-    const play = await $({ quiet: true, nothrow: true, env: e.env })`podman kube play --network none ${yaml}`
-    let peer: Peer | undefined
     try {
+      const play = await $({ quiet: true, nothrow: true, env: e.env })`podman kube play --network none ${yaml}`
       t.is(play.exitCode, 0, play.stderr)
-      const c = ImageContainer.of(e, `${podName}-fips-proxy`)
-      // Ready: the health command passes (fipsinstall done, the config checked, every port bound).
-      let ready = false
-      while (!ready && Date.now() - started < 30_000) ready = (await c.exec([healthcheckPath(product)])).exitCode === 0
-      const readyMs = Date.now() - started
-      t.true(ready, await c.logs())
-      const ran = await users(c)
-      t.deepEqual(ran, [shape.expectedUser], 'every process as the expected user')
-      t.log(`${shape.name}: user ${ran.join(', ')}, kube play to ready ${readyMs} ms`)
-
-      peer = await Peer.start(await c.pid(), cert, upstreamHosts(product))
-      t.true((await peer.call({ op: 'waitResolution', port: product.ports.rangeStart })).ok, await c.logs())
-      const stats = await peer.call({ op: 'send', port: product.ports.rangeStart, method: 'GET', path: '/' })
-      t.is(stats.status, 200)
-      t.regex(stats.body, /Statistics Report/)
-
-      const relays = shape.vendorConfig
-        ? vendorDialectHosts().map(([port, host]) => ({ port, host }))
-        : product.ports.services.filter((s) => s.kind === 'relay').map((s) => ({ port: s.port, host: s.upstream! }))
-      for (const r of relays) {
-        const reply = await peer.call({ op: 'send', port: r.port, path: `/pod/${shape.name}/${r.port}`, bytes: 1024 })
-        t.is(reply.status, 202, `${r.port}: ${JSON.stringify(reply)}`)
-      }
-      const records = await peer.call({ op: 'records' }) as unknown as { path: string; sni: string }[]
-      for (const r of relays) t.like(records.find((x) => x.path === `/pod/${shape.name}/${r.port}`), { sni: r.host }, String(r.port))
+      await serves(t, ImageContainer.of(e, `${podName}-fips-proxy`), shape, started, 'kube play')
     } finally {
-      await peer?.close()
       await $({ quiet: true, nothrow: true, env: e.env })`podman pod rm -f -t 0 ${podName}`
+    }
+  })
+}
+
+// Docker has no Kubernetes executor: the same shapes with docker run's flags (the pod's user as
+// --user, a tmpfs where the pod has an emptyDir, the hostPath mounts as volumes).
+if (ENGINES.includes('docker')) for (const shape of SHAPES) {
+  test.serial(`docker run, ${shape.name}: ready, the stats page, every relay port relays`, async (t) => {
+    const e = await engineNamed('docker')
+    const pod = shape.podSecurity
+    const started = Date.now()
+    const c = await ImageContainer.run(e, product, images.docker!, {
+      name: `fips-shape-${shape.name}-${process.pid}`,
+      user: pod ? `${pod.runAsUser}${pod.runAsGroup === undefined ? '' : `:${pod.runAsGroup}`}` : undefined,
+      readOnly: shape.readOnlyRoot === true,
+      volumes: [[resolvConf, '/etc/resolv.conf'], [ca, product.image.caBundle], ...(shape.vendorConfig ? [[VENDOR_DIALECT_CONFIG, liveConfig(product)] as [string, string]] : [])],
+    })
+    try {
+      await serves(t, c, shape, started, 'docker run')
+    } finally {
+      await c.remove()
     }
   })
 }

@@ -37,6 +37,10 @@ export interface RunOptions {
   volumes?: [string, string][]
   // false: no tmpfs on the writable dir (the failure an operator meets without one)
   tmpfs?: boolean
+  // false: a writable root filesystem, without a tmpfs (the image's own writable dir)
+  readOnly?: boolean
+  // --user, instead of the image's
+  user?: string
 }
 
 // A reply of the peer: what the FIXTURE client or intake saw.
@@ -90,10 +94,13 @@ export class ImageContainer {
   // Runs the image as the platforms do: --read-only, a tmpfs on the writable dir, no capability,
   // --network none; the volumes read-only.
   static async run(e: Engine, p: Product, image: string, opts: RunOptions): Promise<ImageContainer> {
+    const readOnly = opts.readOnly !== false
     const args = [
-      'run', '-d', '--name', opts.name, '--read-only', '--network', 'none', '--cap-drop', 'all',
+      'run', '-d', '--name', opts.name, '--network', 'none', '--cap-drop', 'all',
+      ...(opts.user === undefined ? [] : ['--user', opts.user]),
+      ...(readOnly ? ['--read-only'] : []),
       // podman's --read-only adds tmpfs mounts on /tmp, /var/tmp and /run unless told not to.
-      ...(opts.tmpfs === false ? (e.bin === 'podman' ? ['--read-only-tmpfs=false'] : []) : ['--tmpfs', p.image.writableDir]),
+      ...(!readOnly ? [] : opts.tmpfs === false ? (e.bin === 'podman' ? ['--read-only-tmpfs=false'] : []) : ['--tmpfs', p.image.writableDir]),
       ...Object.entries(opts.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
       ...(opts.volumes ?? []).flatMap(([host, inside]) => ['-v', `${host}:${inside}:ro`]),
       image,
