@@ -9,13 +9,14 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { gunzipSync } from 'node:zlib'
+import { parse } from 'yaml'
 import { $ } from 'zx'
 import { type EngineName, engineNamed, requestedEngine } from '../scripts/lib/containers.ts'
 import { elfMachine } from '../scripts/lib/elf.ts'
 import { buildImage, dockerLoadTags, healthcheckPath, imageLayoutDir, imageName, imageSbomFile } from '../scripts/lib/image.ts'
 import { validateSbom } from '../scripts/lib/sbom.ts'
 import { downloadDebianBinaries } from '../scripts/lib/sources.ts'
-import { ECS_LAUNCH_TYPES, ecsTaskDefinition, helmValues } from '../scripts/lib/image-platforms.ts'
+import { ECS_LAUNCH_TYPES, ecsTaskDefinition, helmValues, operatorSpec } from '../scripts/lib/image-platforms.ts'
 import { cacheDir, distDir, repoRoot } from '../scripts/lib/paths.ts'
 import { configDirCaBundle, liveConfig, loadProduct } from '../scripts/lib/product.ts'
 import { proxyOutDir } from '../scripts/lib/proxy-build.ts'
@@ -293,9 +294,14 @@ test('two builds of one commit give the same image digest', async (t) => {
   t.is(again.index.digest, topIndex().manifests[0].digest)
 })
 
-test("the README's Helm values and ECS task definitions (EC2, Fargate) are make image's", (t) => {
+test("the README's Helm values, Operator spec and ECS task definitions (EC2, Fargate) are make image's", (t) => {
   const readme = readFileSync(path.join(repoRoot, 'README.md'), 'utf8')
   t.true(readme.includes(`\`\`\`yaml\n${helmValues(product)}\`\`\``), 'the Helm values')
+  t.true(readme.includes(`\`\`\`yaml\n${operatorSpec(product)}\`\`\``), 'the Operator spec')
+  // port + portRange is the last port of the range the Agent uses (the sidecars' portRange counts the ports after the first).
+  const fips = (parse(operatorSpec(product)) as any).spec.global.fips
+  t.is(fips.port + fips.portRange, product.ports.rangeEnd)
+  t.deepEqual((parse(helmValues(product)) as any).fips.portRange, fips.portRange)
   for (const launchType of ECS_LAUNCH_TYPES) {
     t.true(readme.includes(`\`\`\`json\n${ecsTaskDefinition(product, launchType)}\`\`\``), `the ${launchType} task definition`)
     const task = JSON.parse(ecsTaskDefinition(product, launchType))

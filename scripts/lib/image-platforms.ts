@@ -1,6 +1,6 @@
 // What the container platforms need to run the image, generated from the product definition so
 // that they never drift from its ports: the Datadog Helm chart's values for its FIPS sidecar (EKS),
-// and ECS task definition fragments (EC2 and Fargate) with the Agent and the proxy side by side. The
+// the Datadog Operator's DatadogAgent with the same, and ECS task definition fragments (EC2 and Fargate) with the Agent and the proxy side by side. The
 // README shows them; test/image.test.ts checks that they are what this generates.
 import type { RegisterTaskDefinitionCommandInput } from '@aws-sdk/client-ecs'
 import { writeFileSync } from 'node:fs'
@@ -27,6 +27,31 @@ export function helmValues(p: Product): string {
     },
   }
   return `# Helm values for the Datadog chart's FIPS sidecar (${p.name} ${p.version}), from make image.\n${stringify(values)}`
+}
+
+// The Datadog Operator's DatadogAgent (v2alpha1, global.fips: FIPSConfig in its api/ package); the
+// Operator counts the ports after the first, as the chart does.
+export function operatorSpec(p: Product): string {
+  const agent = {
+    apiVersion: 'datadoghq.com/v2alpha1',
+    kind: 'DatadogAgent',
+    metadata: { name: 'datadog' },
+    spec: {
+      global: {
+        site: p.site,
+        fips: {
+          enabled: true,
+          // name with a registry overrides the Operator's registry + image name.
+          image: { name: `${REGISTRY_PLACEHOLDER}/${p.image.name}`, tag: p.version },
+          localAddress: '127.0.0.1',
+          port: p.ports.rangeStart,
+          portRange: p.ports.rangeSize - 1,
+          useHTTPS: false,
+        },
+      },
+    },
+  }
+  return `# DatadogAgent for the Datadog Operator's FIPS sidecar (${p.name} ${p.version}), from make image.\n${stringify(agent)}`
 }
 
 // ECS launch types. EC2: the proxy read-only with a tmpfs on the writable dir. Fargate has no tmpfs
@@ -98,8 +123,11 @@ export const ECS_LAUNCH_TYPES: EcsLaunchType[] = ['EC2', 'FARGATE']
 export const ecsTaskDefinitionFile = (p: Product, outDir: string, launchType: EcsLaunchType) =>
   path.join(outDir, `${p.image.name}-${p.version}.ecs-${launchType.toLowerCase()}-task-definition.json`)
 
+export const operatorSpecFile = (p: Product, outDir: string) => path.join(outDir, `${p.image.name}-${p.version}.datadog-agent.yaml`)
+
 export function writePlatformFiles(p: Product, outDir: string): string[] {
   writeFileSync(helmValuesFile(p, outDir), helmValues(p))
+  writeFileSync(operatorSpecFile(p, outDir), operatorSpec(p))
   for (const l of ECS_LAUNCH_TYPES) writeFileSync(ecsTaskDefinitionFile(p, outDir, l), ecsTaskDefinition(p, l))
-  return [helmValuesFile(p, outDir), ...ECS_LAUNCH_TYPES.map((l) => ecsTaskDefinitionFile(p, outDir, l))]
+  return [helmValuesFile(p, outDir), operatorSpecFile(p, outDir), ...ECS_LAUNCH_TYPES.map((l) => ecsTaskDefinitionFile(p, outDir, l))]
 }
