@@ -58,16 +58,16 @@ for (const name of engines) {
   test.serial(`${name}: load names the host's image ${imageName(product)}`, async (t) => {
     const e = await engineNamed(name)
     const { printed, image } = await loadImage(e, product)
+    // docker load: every architecture's tags, and the first architecture's under the plain name.
+    const names = name === 'docker' ? product.architectures.flatMap((a) => dockerLoadTags(product, a)) : [image]
     try {
-      // docker load: every architecture's tags, and the first architecture's under the plain name.
-      const names = name === 'docker' ? product.architectures.flatMap((a) => dockerLoadTags(product, a)) : [image]
       for (const n of names) t.true(printed.includes(`Loaded image: ${n}`) || printed.includes(`Loaded image(s): ${n}`), `${n} in: ${printed}`)
       // The image by that name is this host's architecture's, as the index has it.
       const id = (await $({ quiet: true, env: e.env })`${e.bin} image inspect --format {{.Id}} ${image}`).stdout.trim().replace('sha256:', '')
       const hostManifest = imageIndex().manifests.find((m: any) => m.platform.architecture === amd64.oci)
       t.is(id, blobJson(hostManifest.digest).config.digest.replace('sha256:', ''))
     } finally {
-      await removeImage(e, image)
+      for (const n of names) await removeImage(e, n)
     }
   })
 
@@ -215,7 +215,8 @@ for (const name of engines) {
     }
   })
 
-  test.serial(`${name}: without /etc/resolv.conf the proxy starts, says once that names cannot be resolved, and serves`, async (t) => {
+  // podman's --network none gives a container no /etc/resolv.conf (the issue's case).
+  if (name === 'podman') test.serial(`${name}: without /etc/resolv.conf the proxy starts, says once that names cannot be resolved, and serves`, async (t) => {
     const e = await engineNamed(name)
     const { image } = await loadImage(e, product)
     const c = await ImageContainer.run(e, product, image, { name: `fips-image-no-resolv-${process.pid}`, volumes: [[ca, product.image.caBundle]] })
