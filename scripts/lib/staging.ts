@@ -97,8 +97,9 @@ export function stage(input: StageInput, root: string): Staged {
     dirsOf(dest)
   }
   // The vendor's configs verify the intake against ca-certificates.crt next to them: the family's
-  // bundle, which the distro keeps up to date.
-  link(configDirCaBundle(p), format.caBundle)
+  // bundle, which the distro keeps up to date. Relative, as Debian policy wants a link within one
+  // top-level directory.
+  link(configDirCaBundle(p), path.relative(path.dirname(configDirCaBundle(p)), format.caBundle))
   // SUSE convention: rc<service> for the service command.
   if (format.families.includes('suse')) link(`/usr/sbin/rc${p.name}`, '/sbin/service')
 

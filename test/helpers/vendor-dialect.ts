@@ -3,7 +3,7 @@
 import { copyFileSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { repoRoot } from '../../scripts/lib/paths.ts'
-import { type Product, liveConfig } from '../../scripts/lib/product.ts'
+import { type Product, configDirCaBundle, liveConfig } from '../../scripts/lib/product.ts'
 
 export const VENDOR_DIALECT_CONFIG = path.join(repoRoot, 'test/fixtures/vendor-dialect.cfg')
 
@@ -29,3 +29,6 @@ export const keepVendorConfigCommand = (p: Product) => `install -D -m 640 /srv/r
 // Shell: a test host has no DNS server, so the FIXTURE's servers take their address from the libc
 // (/etc/hosts, which serveFixtureIntake fills), as serveFixtureIntake makes ours do; nothing else changes.
 export const vendorResolutionFromLibcCommand = (p: Product) => `sed -i 's/ resolvers my-dns init-addr none / init-addr libc,none /' ${liveConfig(p)}`
+
+// The bundle our package's ca-certificates.crt link names (relative in the package), from its readlink.
+export const caBundleLinkTarget = (p: Product, readlink: string) => path.posix.resolve(path.posix.dirname(configDirCaBundle(p)), readlink.trim())

@@ -10,6 +10,7 @@ import { type PackageFormat, type Product, configDirCaBundle, exampleConfig, fip
 import { debianRootfsTarball, unpackRootfs } from '../../scripts/lib/rootfs.ts'
 import { upstreamVersion } from '../../scripts/lib/version.ts'
 import type { Check } from './checks.ts'
+import { caBundleLinkTarget } from '../helpers/vendor-dialect.ts'
 
 export const NEXT_VERSION = '1.1.1-rc.1'
 
@@ -50,7 +51,7 @@ export async function createLiveConfig(p: Product, root: string): Promise<string
 // The vendor's configs' ca-certificates.crt: a link, owned by the package, to the family's bundle.
 function caBundleLink(root: string, p: Product): string {
   const link = inRoot(root, configDirCaBundle(p))
-  return lstatSync(link, { throwIfNoEntry: false })?.isSymbolicLink() ? readlinkSync(link) : 'no link'
+  return lstatSync(link, { throwIfNoEntry: false })?.isSymbolicLink() ? caBundleLinkTarget(p, readlinkSync(link)) : 'no link'
 }
 
 export async function checkInstalled(t: Check, p: Product, root: string, format: PackageFormat): Promise<void> {
