@@ -1,8 +1,8 @@
 // The image in the pod shapes the vendor's platforms give its sidecar, run by podman's Kubernetes
 // executor (podman kube play) on pod YAML written as the Datadog Helm chart
 // (charts/datadog/templates/_container-fips-proxy.yaml) and the Operator (global/fips.go) render
-// it: container fips-proxy, no command or args, no probes, env DD_FIPS_LOCAL_ADDRESS only, ports
-// 9803-9817 declared (port .. port + portRange - 1). Shapes: the pod's securityContext as the node
+// it: container fips-proxy, no command or args, no probes, env DD_FIPS_LOCAL_ADDRESS only (the
+// declared ports 9803-9817 aside: see podYaml). Shapes: the pod's securityContext as the node
 // Agent's DaemonSet (root), none (the Cluster Agent's: the image's user), an OpenShift arbitrary
 // UID with group 0, a read-only root with an emptyDir on the writable dir; and the first, second
 // and last with a config in the vendor's dialect mounted as one file at the live config path.
@@ -28,9 +28,8 @@ import { upstreamHosts } from './helpers/relay-lab.ts'
 import { VENDOR_DIALECT_CONFIG, vendorDialectHosts } from './helpers/vendor-dialect.ts'
 
 const product = loadProduct()
-// The chart's defaults: fips.port 9803, fips.portRange 15.
-const CHART_PORT_RANGE = 15
 const OPENSHIFT_UID = 1000680000
+const RESERVED_PORT = product.ports.services.find((s) => s.kind === 'reserved')!.port
 const work = mkdtempSync(path.join(os.tmpdir(), 'pods-test-'))
 let cert: ServerCert
 let ca: string
@@ -61,6 +60,11 @@ const SHAPES: Shape[] = [
 const hostFile = (name: string, file: string) => ({ name, hostPath: { path: file, type: 'File' } })
 
 // The pod as the chart renders the sidecar, plus the shape's settings and the stand-ins above.
+// But for the ports: the chart declares 9803-9817 (containerPort, no hostPort), which Kubernetes
+// publishes nowhere; podman 4.3's kube play publishes each one on the host instead (conmon
+// listening on 0.0.0.0:<port>, iptables DNAT on a bridge network) and refuses them with
+// --network none. A test must not take the host's ports, and the declaration changes nothing in
+// the pod's network namespace, where the Agent and the peer talk to the sidecar: it is left out.
 function podYaml(shape: Shape, podName: string, image: string): string {
   const mounts = [
     { name: 'resolv-conf', mountPath: '/etc/resolv.conf', readOnly: true },
@@ -87,7 +91,6 @@ function podYaml(shape: Shape, podName: string, image: string): string {
         name: 'fips-proxy',
         image,
         imagePullPolicy: 'IfNotPresent',
-        ports: Array.from({ length: CHART_PORT_RANGE }, (_, i) => ({ name: `port-${i}`, containerPort: product.ports.rangeStart + i, protocol: 'TCP' })),
         env: [{ name: 'DD_FIPS_LOCAL_ADDRESS', value: '127.0.0.1' }],
         resources: {},
         ...(shape.readOnlyRoot ? { securityContext: { readOnlyRootFilesystem: true } } : {}),
@@ -120,27 +123,44 @@ const users = async (c: ImageContainer) => [...new Set((await c.processes()).map
   return `${status.match(/^Uid:\t(\d+)/m)![1]}:${status.match(/^Gid:\t(\d+)/m)![1]}`
 }))]
 
-// What every shape must do, started at `started`: become ready, run as the expected user, serve the
-// stats page and relay on every relay port (of the vendor config when the shape mounts it).
+// The TCP ports listened on in a process's network namespace (state 0A of /proc/<pid>/net/tcp),
+// read from the host: polling it costs no exec in the container.
+function listening(pid: number): Set<number> {
+  const rows = readFileSync(`/proc/${pid}/net/tcp`, 'utf8').trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/))
+  return new Set(rows.filter((r) => r[3] === '0A').map((r) => parseInt(r[1].split(':')[1], 16)))
+}
+
+// What every shape must do, started at `started`: become ready (the stats port and every relay
+// port of its config listened on), run as the expected user, serve the stats page and relay on
+// every relay port (of the vendor config when the shape mounts it).
 async function serves(t: ExecutionContext, c: ImageContainer, shape: Shape, started: number, how: string): Promise<void> {
-  // Ready: the health command passes (fipsinstall done, the config checked, every port bound).
+  const relays = shape.vendorConfig
+    ? vendorDialectHosts().map(([port, host]) => ({ port, host }))
+    : product.ports.services.filter((s) => s.kind === 'relay').map((s) => ({ port: s.port, host: s.upstream! }))
+  const wanted = [product.ports.rangeStart, ...relays.map((r) => r.port)]
+  const pid = await c.pid()
   let ready = false
-  while (!ready && Date.now() - started < 30_000) ready = (await c.exec([healthcheckPath(product)])).exitCode === 0
+  while (!ready && Date.now() - started < 30_000) {
+    const bound = listening(pid)
+    ready = wanted.every((port) => bound.has(port))
+    if (!ready) await new Promise((r) => setTimeout(r, 20))
+  }
   const readyMs = Date.now() - started
   t.true(ready, await c.logs())
   const ran = await users(c)
   t.deepEqual(ran, [shape.expectedUser], 'every process as the expected user')
   t.log(`${shape.name}: user ${ran.join(', ')}, ${how} to ready ${readyMs} ms`)
+  // The image's health command wants the whole range; the vendor-dialect config binds no 9814 (reserved).
+  const health = await c.exec([healthcheckPath(product)])
+  if (shape.vendorConfig) t.is(health.stderr, `${product.name}: not listening on: ${RESERVED_PORT}\n`)
+  else t.is(health.exitCode, 0, health.stderr)
 
-  const peer = await Peer.start(await c.pid(), cert, upstreamHosts(product))
+  const peer = await Peer.start(pid, cert, upstreamHosts(product))
   try {
     t.true((await peer.call({ op: 'waitResolution', port: product.ports.rangeStart })).ok, await c.logs())
     const stats = await peer.call({ op: 'send', port: product.ports.rangeStart, method: 'GET', path: '/' })
     t.is(stats.status, 200)
     t.regex(stats.body, /Statistics Report/)
-    const relays = shape.vendorConfig
-      ? vendorDialectHosts().map(([port, host]) => ({ port, host }))
-      : product.ports.services.filter((s) => s.kind === 'relay').map((s) => ({ port: s.port, host: s.upstream! }))
     for (const r of relays) {
       const reply = await peer.call({ op: 'send', port: r.port, path: `/shape/${shape.name}/${r.port}`, bytes: 1024 })
       t.is(reply.status, 202, `${r.port}: ${JSON.stringify(reply)}`)
