@@ -13,7 +13,7 @@ import { parse } from 'yaml'
 import { $ } from 'zx'
 import { type EngineName, engineNamed, requestedEngine } from '../scripts/lib/containers.ts'
 import { elfMachine } from '../scripts/lib/elf.ts'
-import { buildImage, dockerLoadTags, healthcheckPath, imageLayoutDir, imageName, imageSbomFile } from '../scripts/lib/image.ts'
+import { buildImage, healthcheckPath, imageLayoutDir, imageName, imageSbomFile } from '../scripts/lib/image.ts'
 import { validateSbom } from '../scripts/lib/sbom.ts'
 import { downloadDebianBinaries } from '../scripts/lib/sources.ts'
 import { ECS_LAUNCH_TYPES, ecsTaskDefinition, helmValues, operatorSpec } from '../scripts/lib/image-platforms.ts'
@@ -21,8 +21,12 @@ import { cacheDir, distDir, repoRoot } from '../scripts/lib/paths.ts'
 import { configDirCaBundle, liveConfig, loadProduct } from '../scripts/lib/product.ts'
 import { proxyOutDir } from '../scripts/lib/proxy-build.ts'
 import { FixturePki, type ServerCert } from './fixtures/pki.ts'
-import { ImageContainer, PEER_DNS, Peer, loadImage, removeImage } from './helpers/image-host.ts'
+import { ImageContainer, PEER_DNS, Peer, loadImage, loadedNames, removeImage } from './helpers/image-host.ts'
 import { upstreamHosts } from './helpers/relay-lab.ts'
+// The pod shapes run in this process, serially with the tests here: they load the same archive
+// under the same names, which a test file running beside this one would remove under them (podman
+// rmi -f also removes the containers of an image it deletes).
+import './image-pod-shapes.ts'
 import { VENDOR_DIALECT_CONFIG, vendorDialectHosts } from './helpers/vendor-dialect.ts'
 
 const product = loadProduct()
@@ -54,12 +58,20 @@ const health = (c: ImageContainer, env: Record<string, string> = {}) => c.exec([
 
 const engines: EngineName[] = requestedEngine() === 'docker' ? ['docker', 'podman'] : ['podman']
 
+// Every test loads the archive (a load of what is there already changes nothing); the names go at the end.
+test.after.always(async () => {
+  for (const name of engines) {
+    const e = await engineNamed(name)
+    for (const n of loadedNames(e, product)) await removeImage(e, n)
+  }
+})
+
 for (const name of engines) {
   test.serial(`${name}: load names the host's image ${imageName(product)}`, async (t) => {
     const e = await engineNamed(name)
     const { printed, image } = await loadImage(e, product)
     // docker load: every architecture's tags, and the first architecture's under the plain name.
-    const names = name === 'docker' ? product.architectures.flatMap((a) => dockerLoadTags(product, a)) : [image]
+    const names = loadedNames(e, product)
     try {
       for (const n of names) t.true(printed.includes(`Loaded image: ${n}`) || printed.includes(`Loaded image(s): ${n}`), `${n} in: ${printed}`)
       // The image by that name is this host's architecture's, as the index has it.
@@ -189,7 +201,6 @@ for (const name of engines) {
       t.regex(await noTmpfs.logs(), new RegExp(`cannot write ${product.image.writableDir}/fipsmodule\\.cnf: .*--tmpfs ${product.image.writableDir}`))
     } finally {
       await noTmpfs.remove()
-      await removeImage(e, image)
     }
   })
 

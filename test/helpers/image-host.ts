@@ -9,7 +9,7 @@ import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { $ } from 'zx'
 import { type Engine, forceRemoveArgs } from '../../scripts/lib/containers.ts'
-import { imageArchive, imageName } from '../../scripts/lib/image.ts'
+import { dockerLoadTags, imageArchive, imageName } from '../../scripts/lib/image.ts'
 import { distDir, repoRoot } from '../../scripts/lib/paths.ts'
 import type { Product } from '../../scripts/lib/product.ts'
 import type { ServerCert } from '../fixtures/pki.ts'
@@ -30,6 +30,10 @@ export async function loadImage(e: Engine, p: Product): Promise<{ printed: strin
 export async function removeImage(e: Engine, image: string): Promise<void> {
   await cli(e, ['rmi', '-f', image])
 }
+
+// Every name loadImage gives the archive's images on this engine: what a test file removes at its end.
+export const loadedNames = (e: Engine, p: Product) =>
+  e.bin === 'docker' ? p.architectures.flatMap((a) => dockerLoadTags(p, a)) : [`localhost/${imageName(p)}`]
 
 export interface RunOptions {
   name: string

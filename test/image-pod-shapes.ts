@@ -1,3 +1,4 @@
+// Registered by test/image.test.ts, which imports it: run in its process (see there).
 // The image in the pod shapes the vendor's platforms give its sidecar, run by podman's Kubernetes
 // executor (podman kube play) on pod YAML written as the Datadog Helm chart
 // (charts/datadog/templates/_container-fips-proxy.yaml) and the Operator (global/fips.go) render
@@ -110,7 +111,13 @@ test.before(async () => {
   cert = await pki.leaf('intake', { hosts: upstreamHosts(product) })
   ca = pki.ca
   writeFileSync(resolvConf, `nameserver ${PEER_DNS}\n`)
-  for (const name of ENGINES) images[name] = (await loadImage(await engineNamed(name), product)).image
+  // A name of their own: image.test.ts's tests remove the archive's names when they are done.
+  for (const name of ENGINES) {
+    const e = await engineNamed(name)
+    const loaded = (await loadImage(e, product)).image
+    images[name] = `${loaded}-pod-shapes`
+    await $({ quiet: true, env: e.env })`${e.bin} tag ${loaded} ${images[name]}`
+  }
 })
 
 test.after.always(async () => {
