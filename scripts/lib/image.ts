@@ -44,7 +44,7 @@ export const imageSbomFile = (p: Product, outDir: string) => path.join(outDir, `
 // every architecture under its archTag, and the first architecture of product.yaml (x86_64; arm64
 // is beta) under imageName too.
 export const imageName = (p: Product) => `${p.image.name}:${p.version}`
-export const archTag = (p: Product, arch: Architecture) => `${imageName(p)}-${arch.oci}`
+const archTag = (p: Product, arch: Architecture) => `${imageName(p)}-${arch.oci}`
 export const dockerLoadTags = (p: Product, arch: Architecture) => arch.name === p.architectures[0].name ? [imageName(p), archTag(p, arch)] : [archTag(p, arch)]
 
 interface Blob {
