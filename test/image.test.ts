@@ -53,6 +53,8 @@ test.before(async () => {
 // The FIXTURE CA stands in for the image's CA bundle, the FIXTURE DNS for the resolver.
 const fixtureVolumes = (): [string, string][] => [[resolvConf, '/etc/resolv.conf'], [ca, product.image.caBundle]]
 
+const reservedOffsets = product.ports.services.filter((s) => s.kind === 'reserved').map((s) => s.offset).join(' ')
+
 // The ports HAProxy listens on in the container, as its health command reads them.
 const health = (c: ImageContainer, env: Record<string, string> = {}) => c.exec([healthcheckPath(product)], env)
 
@@ -97,7 +99,7 @@ for (const name of engines) {
       t.true((await peer.call({ op: 'waitResolution', port: product.ports.rangeStart })).ok, await c.logs())
       const healthy = await health(c)
       t.is(healthy.exitCode, 0, healthy.stderr)
-      t.is(healthy.stdout, `${product.name}: listening on ${product.ports.rangeStart}-${product.ports.rangeEnd}\n`)
+      t.is(healthy.stdout, `${product.name}: listening on ${product.ports.rangeStart}-${product.ports.rangeEnd} (reserved offsets ${reservedOffsets} not required)\n`)
 
       // Who runs: every process of the container as the image's numeric user, with no capability.
       for (const pid of await c.processes()) {
@@ -141,7 +143,7 @@ for (const name of engines) {
     try {
       peer = await Peer.start(await c.pid(), cert, upstreamHosts(product))
       t.true((await peer.call({ op: 'waitResolution', port: start })).ok, await c.logs())
-      t.is((await health(c)).stdout, `${product.name}: listening on ${start}-${start + product.ports.rangeSize - 1}\n`)
+      t.is((await health(c)).stdout, `${product.name}: listening on ${start}-${start + product.ports.rangeSize - 1} (reserved offsets ${reservedOffsets} not required)\n`)
       const atDefault = await health(c, { DD_FIPS_PORT_RANGE_START: String(product.ports.rangeStart) })
       t.is(atDefault.exitCode, 1, 'nothing on the default range')
       for (const service of relays) {

@@ -191,7 +191,8 @@ async function assembleRoot(opts: ImageOptions, arch: Architecture, root: string
   const values = { ...templateValues(p), WRITABLE_DIR: p.image.writableDir, NO_RESOLV_CONF: NO_RESOLV_CONF_VARIABLE }
   write(runHaproxyPath(p), renderRunHaproxy(p), 0o755)
   write(entrypointPath(p), renderWithDefinitions(p, packagingTemplate('container-entrypoint.sh'), values, 'container-entrypoint.sh'), 0o755)
-  write(healthcheckPath(p), renderWithDefinitions(p, packagingTemplate('container-healthcheck.sh'), values, 'container-healthcheck.sh'), 0o755)
+  const offsets = (reserved: boolean) => p.ports.services.filter((s) => (s.kind === 'reserved') === reserved).map((s) => s.offset).join(' ')
+  write(healthcheckPath(p), renderWithDefinitions(p, packagingTemplate('container-healthcheck.sh'), { ...values, USED_OFFSETS: offsets(false), RESERVED_OFFSETS: offsets(true) }, 'container-healthcheck.sh'), 0o755)
   write(exampleConfig(p), renderHaproxyConfig(p, { caBundle: p.image.caBundle, flavour: `container image, CA bundle ${p.image.caBundle}` }))
   write(`${docDir(p)}/copyright`, renderCopyright(p, report))
   // openssl.cnf includes fipsmodule.cnf from the tree; the entrypoint generates it in the writable dir.
