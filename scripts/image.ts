@@ -5,7 +5,7 @@
 // component list, the Helm values and the ECS task definition beside it. No container engine runs.
 import path from 'node:path'
 import { $ } from 'zx'
-import { buildImage, imageTag } from './lib/image.ts'
+import { buildImage, dockerLoadTags, imageName } from './lib/image.ts'
 import { writePlatformFiles } from './lib/image-platforms.ts'
 import { main } from './lib/main.ts'
 import { sourceDateEpoch } from './lib/packages.ts'
@@ -27,10 +27,10 @@ await main(async () => {
     sourceDateEpoch: await sourceDateEpoch(), revision: await sourceRevision(), proxyTree: proxyOutDir,
   })
   const platformFiles = writePlatformFiles(product, distDir)
-  console.log(`\nimage index ${image.index.digest}`)
+  console.log(`\nimage index ${image.index.digest} (podman load: the host's architecture as ${imageName(product)})`)
   for (const i of image.images) {
     const arch = product.architectures.find((a) => a.name === i.arch)!
-    console.log(`  ${i.platform.os}/${i.platform.architecture}  ${i.manifest.digest}  ${(i.layer.size / 1048576).toFixed(1)} MiB compressed  (${imageTag(product, arch)} when loaded)`)
+    console.log(`  ${i.platform.os}/${i.platform.architecture}  ${i.manifest.digest}  ${(i.layer.size / 1048576).toFixed(1)} MiB compressed  (docker load: ${dockerLoadTags(product, arch).join(', ')})`)
   }
   console.log(`${path.relative(repoRoot, image.archive)}, dist/image/ (OCI layout), ${platformFiles.map((f) => path.relative(repoRoot, f)).join(', ')}`)
 })

@@ -29,13 +29,13 @@ test('deb: install, upgrade with a modified live config, remove, purge (dpkg in 
 
   const install = await sh('dpkg -i /tmp/v1.deb')
   t.is(install.exitCode, 0, install.stdout + install.stderr)
-  await checkInstalled(t, product, root, debFormat.unitDir)
+  await checkInstalled(t, product, root, debFormat)
   const live = await createLiveConfig(product, root)
 
   const upgrade = await sh('dpkg -i /tmp/v2.deb')
   t.is(upgrade.exitCode, 0, upgrade.stdout + upgrade.stderr)
   t.is((await sh(`dpkg-query -W -f '\${Version}' ${product.name}`)).stdout, packageVersion(product, debFormat, NEXT_VERSION))
-  await checkUpgradeKeptConfig(t, product, root, live)
+  await checkUpgradeKeptConfig(t, product, root, debFormat, live)
 
   const remove = await sh(`dpkg -r ${product.name}`)
   t.is(remove.exitCode, 0, remove.stdout + remove.stderr)

@@ -3,8 +3,9 @@
 # 1. The FIPS 140-2 security policy's per-target step: openssl fipsinstall generates fipsmodule.cnf
 #    for this container in @WRITABLE_DIR@ (the root filesystem may be read-only) and verifies it,
 #    which runs the module's self-tests. A failure stops the container with the reason.
-# 2. The configuration: the one mounted at @LIVE_CONFIG@, else the built-in example, checked with
-#    haproxy -c (its message goes to the log on failure).
+# 2. The configuration: the one mounted at @LIVE_CONFIG@ (anything there but a file stops the
+#    container), else the built-in example, checked with haproxy -c (its message goes to the log
+#    on failure).
 # 3. HAProxy in the foreground (master-worker, logs on stdout), through run-haproxy, which sets the
 #    listeners' ports from DD_FIPS_PORT_RANGE_START. SIGTERM and SIGINT become HAProxy's soft stop
 #    (SIGUSR1): the listeners close, in-flight requests finish, then it exits. SIGHUP reloads.
@@ -29,7 +30,22 @@ OPENSSL_CONF=/dev/null "$openssl" fipsinstall -module "$module" -in "$cnf" -veri
     fail "$cnf does not verify against $module"
 
 config=@LIVE_CONFIG@
-[ -f "$config" ] || config=@EXAMPLE_CONFIG@
+if [ -e "$config" ] || [ -L "$config" ]; then
+    # Something mounted there is the operator's config: never fall back to the example in its
+    # place. A ConfigMap mounted without subPath (and podman kube play, which ignores subPath)
+    # puts a directory there.
+    [ -f "$config" ] ||
+        fail "$config exists but is not a regular file: mount the config file itself there (Kubernetes: the ConfigMap's key with subPath)"
+else
+    config=@EXAMPLE_CONFIG@
+fi
+# The built-in config's resolvers read /etc/resolv.conf, which a container without a network
+# (podman --network none) may not have: start anyway, its servers waiting unresolved, and say so.
+if [ ! -e /etc/resolv.conf ]; then
+    echo "@NAME@: /etc/resolv.conf does not exist: upstream names cannot be resolved until it does (then restart the container)" >&2
+    export @NO_RESOLV_CONF@=1
+fi
+
 @RUN_HAPROXY@ -c -f "$config" >/dev/null || fail "$config is refused by haproxy -c (its message is above)"
 
 @RUN_HAPROXY@ -W -db -f "$config" &

@@ -1,8 +1,10 @@
 #!/bin/sh
 # @NAME@ @VERSION@: the container image's health command (ECS healthCheck, Kubernetes exec probes).
-# Healthy when every port of the range (DD_FIPS_PORT_RANGE_START, default @PORT_START@) is
-# listened on in this network namespace, read from /proc/net/tcp{,6}: the image has no HTTP client.
-# Prints the ports that are not, and exits 1, otherwise exits 0.
+# Healthy when every port of the range (DD_FIPS_PORT_RANGE_START, default @PORT_START@) that the
+# Agent sends to, and the stats page, is listened on in this network namespace, read from
+# /proc/net/tcp{,6}: the image has no HTTP client. The reserved ports (offsets @RESERVED_OFFSETS@) are
+# not waited for: a config in the vendor's layout binds nothing there, and the Agent needs nothing
+# there. Prints the ports that are missing, and exits 1, otherwise exits 0.
 set -eu
 
 @FUNCTIONS@
@@ -18,13 +20,12 @@ for table in /proc/net/tcp /proc/net/tcp6; do
     done <"$table"
 done
 missing=""
-port=$start
-while [ "$port" -lt $((start + @PORT_COUNT@)) ]; do
+for offset in @USED_OFFSETS@; do
+    port=$((start + offset))
     case "$listening " in *" $(printf '%04X' "$port") "*) ;; *) missing="$missing $port" ;; esac
-    port=$((port + 1))
 done
 if [ -n "$missing" ]; then
     echo "@NAME@: not listening on:$missing" >&2
     exit 1
 fi
-echo "@NAME@: listening on $start-$((start + @PORT_COUNT@ - 1))"
+echo "@NAME@: listening on $start-$((start + @PORT_COUNT@ - 1)) (reserved offsets @RESERVED_OFFSETS@ not required)"

@@ -22,6 +22,9 @@ export const TLS13_SUITES = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384']
 // that the proxy starts even before DNS answers (servers come up once resolved).
 export const RUNTIME_RESOLUTION = 'resolvers system init-addr none resolve-prefer ipv4'
 
+// Set by the container's entrypoint when /etc/resolv.conf does not exist.
+export const NO_RESOLV_CONF_VARIABLE = 'DD_FIPS_PROXY_NO_RESOLV_CONF'
+
 // Health checks of every server: each one a TLS handshake with the intake, from every host, for
 // ever. A check every minute while all is well; on traffic errors (observe layer4, 3 in a row) and
 // once DOWN, every 2 s. Measured by make bench against `inter 10s fall 3 rise 2` (one resolved server
@@ -123,7 +126,12 @@ export function renderHaproxyConfig(product: Product, opts: ConfigOptions): stri
     `    ssl-default-server-ciphersuites ${TLS13_SUITES.join(':')}`,
     '',
     'resolvers system',
+    // parse-resolv-conf refuses to start without /etc/resolv.conf, which a container without a
+    // network may lack (podman --network none): its entrypoint then sets this variable and the
+    // proxy starts with no nameserver, its servers waiting unresolved (init-addr none).
+    `    .if !defined(${NO_RESOLV_CONF_VARIABLE})`,
     '    parse-resolv-conf',
+    '    .endif',
     '    hold valid 10s',
     '    accepted_payload_size 8192',
     '',

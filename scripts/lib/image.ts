@@ -16,11 +16,12 @@ import { gzipSync } from 'node:zlib'
 import { $ } from 'zx'
 import { isElf } from './elf.ts'
 import { Progress } from './exec.ts'
-import { renderHaproxyConfig, renderRunHaproxy } from './haproxy-config.ts'
+import { NO_RESOLV_CONF_VARIABLE, renderHaproxyConfig, renderRunHaproxy } from './haproxy-config.ts'
 import { renderWithDefinitions } from './maintainer-scripts.ts'
-import { type Architecture, type Product, docDir, exampleConfig, runHaproxyPath, templateValues } from './product.ts'
+import { type Architecture, type Product, architecture, configDirCaBundle, docDir, exampleConfig, runHaproxyPath, templateValues } from './product.ts'
 import type { BuildReport } from './proxy-build.ts'
-import { type DebianBinary, downloadDebianBinaries } from './sources.ts'
+import { imageSbomJson } from './sbom.ts'
+import { type DebianBinary, downloadDebianBinaries, loadSources } from './sources.ts'
 import { renderCopyright } from './staging.ts'
 import { packagingTemplate } from './template.ts'
 
@@ -36,8 +37,15 @@ export const healthcheckPath = (p: Product) => `${p.paths.prefix}/bin/healthchec
 // The OCI layout directory and the archive of it (which docker load and podman load read).
 export const imageLayoutDir = (outDir: string) => path.join(outDir, 'image')
 export const imageArchive = (p: Product, outDir: string) => path.join(outDir, `${p.image.name}-${p.version}.oci.tar`)
-// The tag each architecture's image gets when the archive is loaded.
-export const imageTag = (p: Product, arch: Architecture) => `${p.image.name}:${p.version}-${arch.oci}`
+// The image's CycloneDX SBOM (scripts/lib/sbom.ts), beside the archive.
+export const imageSbomFile = (p: Product, outDir: string) => path.join(outDir, `${p.image.name}-${p.version}.image.cdx.json`)
+// The names the archive's images get when loaded. podman load reads the OCI index and takes the
+// host's architecture under imageName; docker load reads manifest.json (no platform choice there):
+// every architecture under its archTag, and the first architecture of product.yaml (x86_64; arm64
+// is beta) under imageName too.
+export const imageName = (p: Product) => `${p.image.name}:${p.version}`
+const archTag = (p: Product, arch: Architecture) => `${imageName(p)}-${arch.oci}`
+export const dockerLoadTags = (p: Product, arch: Architecture) => arch.name === p.architectures[0].name ? [imageName(p), archTag(p, arch)] : [archTag(p, arch)]
 
 interface Blob {
   mediaType: string
@@ -180,10 +188,11 @@ async function assembleRoot(opts: ImageOptions, arch: Architecture, root: string
     chmodSync(abs, mode)
   }
   cpSync(path.join(opts.proxyTree(arch.name), 'opt'), path.join(root, 'opt'), { recursive: true, verbatimSymlinks: true })
-  const values = { ...templateValues(p), WRITABLE_DIR: p.image.writableDir }
+  const values = { ...templateValues(p), WRITABLE_DIR: p.image.writableDir, NO_RESOLV_CONF: NO_RESOLV_CONF_VARIABLE }
   write(runHaproxyPath(p), renderRunHaproxy(p), 0o755)
   write(entrypointPath(p), renderWithDefinitions(p, packagingTemplate('container-entrypoint.sh'), values, 'container-entrypoint.sh'), 0o755)
-  write(healthcheckPath(p), renderWithDefinitions(p, packagingTemplate('container-healthcheck.sh'), values, 'container-healthcheck.sh'), 0o755)
+  const offsets = (reserved: boolean) => p.ports.services.filter((s) => (s.kind === 'reserved') === reserved).map((s) => s.offset).join(' ')
+  write(healthcheckPath(p), renderWithDefinitions(p, packagingTemplate('container-healthcheck.sh'), { ...values, USED_OFFSETS: offsets(false), RESERVED_OFFSETS: offsets(true) }, 'container-healthcheck.sh'), 0o755)
   write(exampleConfig(p), renderHaproxyConfig(p, { caBundle: p.image.caBundle, flavour: `container image, CA bundle ${p.image.caBundle}` }))
   write(`${docDir(p)}/copyright`, renderCopyright(p, report))
   // openssl.cnf includes fipsmodule.cnf from the tree; the entrypoint generates it in the writable dir.
@@ -217,6 +226,9 @@ async function assembleRoot(opts: ImageOptions, arch: Architecture, root: string
   const certs = readdirSync(path.join(base, 'usr/share/ca-certificates'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.crt')).sort()
   write(p.image.caBundle, certs.map((f) => readFileSync(path.join(base, 'usr/share/ca-certificates', f), 'utf8')).join(''))
   taken.find((t) => t.package === 'ca-certificates')?.files.push(`${p.image.caBundle} (made of its ${certs.length} certificates)`)
+  // Where the vendor's configs (default-path config, ca-file ca-certificates.crt) look for it: a
+  // link, so that a bundle mounted over the image's one serves both.
+  symlinkSync(p.image.caBundle, path.join(root, configDirCaBundle(p)))
 
   // Accounts: the numeric user the image runs as, with the Agent's user name.
   write('/etc/passwd', `root:x:0:0:root:/root:/sbin/nologin\n${p.user}:x:${p.image.uid}:${p.image.gid}:${p.displayName}:/nonexistent:/sbin/nologin\n`)
@@ -315,12 +327,14 @@ export async function buildImage(opts: ImageOptions): Promise<BuiltImage> {
   writeFileSync(path.join(layout, 'index.json'), JSON.stringify({
     schemaVersion: 2,
     mediaType: MEDIA.index,
-    manifests: [{ ...index, annotations: { 'org.opencontainers.image.ref.name': p.version } }],
+    // podman load names the image by this annotation as a whole reference: a bare version would
+    // become the repository (localhost/1.1.0:latest). The OCI grammar of ref.name allows name:tag.
+    manifests: [{ ...index, annotations: { 'org.opencontainers.image.ref.name': imageName(p) } }],
   }))
-  // docker load (before Docker 25) reads manifest.json, not the OCI index: one tag per architecture.
+  // docker load reads manifest.json, not the OCI index.
   writeFileSync(path.join(layout, 'manifest.json'), JSON.stringify(images.map((i) => ({
     Config: `blobs/sha256/${i.config.digest.slice(7)}`,
-    RepoTags: [imageTag(p, p.architectures.find((a) => a.name === i.arch)!)],
+    RepoTags: dockerLoadTags(p, architecture(p, i.arch)),
     Layers: [`blobs/sha256/${i.layer.digest.slice(7)}`],
   }))))
   const archive = imageArchive(p, opts.outDir)
@@ -328,6 +342,15 @@ export async function buildImage(opts: ImageOptions): Promise<BuiltImage> {
   await reproducibleTar(layout, archive, files, opts.sourceDateEpoch)
   const built: BuiltImage = { index, images, archive }
   writeFileSync(path.join(opts.outDir, `${p.image.name}-${p.version}.image-components.json`), `${JSON.stringify(componentList(p, report, built), null, 2)}\n`)
+  writeFileSync(imageSbomFile(p, opts.outDir), imageSbomJson({
+    product: p,
+    sources: loadSources().sources,
+    sourceDateEpoch: opts.sourceDateEpoch,
+    images: images.map((i) => {
+      const arch = architecture(p, i.arch)
+      return { ref: `${imageName(p)}@${i.platform.os}/${i.platform.architecture}`, manifestSha256: i.manifest.digest.slice(7), debArch: arch.deb, suite: p.image.base.suite, report: i.report, tree: opts.proxyTree(i.arch), base: i.base }
+    }),
+  }))
   return built
 }
 

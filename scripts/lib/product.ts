@@ -271,6 +271,11 @@ export function architecture(product: Product, name: string): Architecture {
 // Paths and template values derived from the product definition.
 export const liveConfig = (p: Product) => `${p.paths.configDir}/${p.name}.cfg`
 export const exampleConfig = (p: Product) => `${liveConfig(p)}.example`
+// The CA bundle where the vendor's configs look for it: they say `default-path config` and
+// `ca-file ca-certificates.crt`, i.e. next to the live config. A config kept from the vendor's
+// package or image must keep working with ours, so the packages link it to the family's bundle
+// and the image has its bundle there too.
+export const configDirCaBundle = (p: Product) => `${p.paths.configDir}/ca-certificates.crt`
 export const fipsinstallPath = (p: Product) => `${p.paths.prefix}/bin/fipsinstall`
 // HAProxy's launcher: sets every listener's port from DD_FIPS_PORT_RANGE_START.
 export const runHaproxyPath = (p: Product) => `${p.paths.prefix}/bin/run-haproxy`

@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib'
 import { renderHaproxyConfig, renderRunHaproxy } from './haproxy-config.ts'
 import { maintainerScripts, renderWithDefinitions } from './maintainer-scripts.ts'
 import { PACKAGING } from './paths.ts'
-import { type Architecture, type PackageFormat, type Product, docDir, exampleConfig, fipsinstallPath, runHaproxyPath, selfCheckPath, templateValues } from './product.ts'
+import { type Architecture, type PackageFormat, type Product, configDirCaBundle, docDir, exampleConfig, fipsinstallPath, runHaproxyPath, selfCheckPath, templateValues } from './product.ts'
 import type { BuildReport } from './proxy-build.ts'
 import { packagingTemplate as template, render } from './template.ts'
 import type { PackageVersions } from './version.ts'
@@ -90,14 +90,19 @@ export function stage(input: StageInput, root: string): Staged {
     add(`${doc}/changelog.Debian.gz`, gzipSync(debianChangelog(input), { level: 9 }))
     add(`/usr/share/lintian/overrides/${p.name}`, render(readFileSync(path.join(PACKAGING, 'lintian', 'overrides'), 'utf8'), values, 'lintian overrides'))
   }
-  if (format.families.includes('suse')) {
-    // SUSE convention: rc<service> for the service command.
-    const link = `/usr/sbin/rc${p.name}`
-    mkdirSync(path.join(root, '/usr/sbin'), { recursive: true })
-    symlinkSync('/sbin/service', path.join(root, link))
-    entries.set(link, { path: link, type: 'symlink', mode: 0o777, config: false })
-    dirsOf(link)
+  // A symlink is never a conffile: the package replaces it on upgrade and removes it on removal.
+  const link = (dest: string, target: string) => {
+    mkdirSync(path.join(root, path.dirname(dest)), { recursive: true })
+    symlinkSync(target, path.join(root, dest))
+    entries.set(dest, { path: dest, type: 'symlink', mode: 0o777, config: false })
+    dirsOf(dest)
   }
+  // The vendor's configs verify the intake against ca-certificates.crt next to them: the family's
+  // bundle, which the distro keeps up to date. Relative, as Debian policy wants a link within one
+  // top-level directory.
+  link(configDirCaBundle(p), path.relative(path.dirname(configDirCaBundle(p)), format.caBundle))
+  // SUSE convention: rc<service> for the service command.
+  if (format.families.includes('suse')) link(`/usr/sbin/rc${p.name}`, '/sbin/service')
 
   // Reproducible archives: every mtime is SOURCE_DATE_EPOCH.
   const sorted = [...entries.values()].sort((a, b) => a.path.localeCompare(b.path))

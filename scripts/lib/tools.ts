@@ -33,6 +33,8 @@ const NEEDS: Record<Target, Needs> = {
     commands: {
       ...BUILD, ...PACKAGING, ...CONTAINERS, 'qemu-aarch64-static': 'qemu-user-static', lintian: 'lintian', rpmlint: 'rpmlint',
       shellcheck: 'shellcheck', 'systemd-analyze': 'systemd', gawk: 'gawk', busybox: 'busybox', rpm2cpio: 'rpm', cpio: 'cpio', wrk: 'wrk',
+      // podman kube play's pod infra container runs it (test/image-pod-shapes.ts); Debian's podman 4.3 does not depend on it.
+      catatonit: 'catatonit',
     },
     packages: ['libc6-arm64-cross', 'libgcc-s1-arm64-cross'],
   },

@@ -9,9 +9,9 @@ import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { $ } from 'zx'
 import { type Engine, forceRemoveArgs } from '../../scripts/lib/containers.ts'
-import { imageArchive, imageTag } from '../../scripts/lib/image.ts'
+import { dockerLoadTags, imageArchive, imageName } from '../../scripts/lib/image.ts'
 import { distDir, repoRoot } from '../../scripts/lib/paths.ts'
-import type { Architecture, Product } from '../../scripts/lib/product.ts'
+import type { Product } from '../../scripts/lib/product.ts'
 import type { ServerCert } from '../fixtures/pki.ts'
 
 // Where the peer's DNS server listens in the container's namespace (its resolv.conf names it).
@@ -19,21 +19,21 @@ export const PEER_DNS = '127.0.0.53'
 
 const cli = (e: Engine, args: string[], nothrow = true) => $({ quiet: true, nothrow, env: e.env })`${e.bin} ${args}`
 
-// Loads one architecture's image from the archive; the reference the engine knows it by.
-export async function loadImage(e: Engine, p: Product, arch: Architecture): Promise<string> {
-  const tag = imageTag(p, arch)
-  if (e.bin === 'docker') {
-    // docker load reads the archive's manifest.json: every architecture's tag.
-    await cli(e, ['load', '-i', imageArchive(p, distDir)], false)
-    return tag
-  }
-  await cli(e, ['pull', '-q', `docker-archive:${imageArchive(p, distDir)}:${tag}`], false)
-  return `localhost/${tag}`
+// Loads make image's archive as an operator does (docker load, podman load): what the engine
+// printed, and the reference of this host's (amd64) image, by the name the archive gives it.
+export async function loadImage(e: Engine, p: Product): Promise<{ printed: string; image: string }> {
+  const r = await cli(e, ['load', '-i', imageArchive(p, distDir)], false)
+  // podman qualifies a name without a registry with localhost/.
+  return { printed: r.stdout + r.stderr, image: e.bin === 'podman' ? `localhost/${imageName(p)}` : imageName(p) }
 }
 
 export async function removeImage(e: Engine, image: string): Promise<void> {
   await cli(e, ['rmi', '-f', image])
 }
+
+// Every name loadImage gives the archive's images on this engine: what a test file removes at its end.
+export const loadedNames = (e: Engine, p: Product) =>
+  e.bin === 'docker' ? p.architectures.flatMap((a) => dockerLoadTags(p, a)) : [`localhost/${imageName(p)}`]
 
 export interface RunOptions {
   name: string
@@ -41,6 +41,10 @@ export interface RunOptions {
   volumes?: [string, string][]
   // false: no tmpfs on the writable dir (the failure an operator meets without one)
   tmpfs?: boolean
+  // false: a writable root filesystem, without a tmpfs (the image's own writable dir)
+  readOnly?: boolean
+  // --user, instead of the image's
+  user?: string
 }
 
 // A reply of the peer: what the FIXTURE client or intake saw.
@@ -86,13 +90,21 @@ export class Peer {
 export class ImageContainer {
   private constructor(readonly engine: Engine, readonly id: string) {}
 
+  // A container the engine started otherwise (a pod's, from podman kube play).
+  static of(e: Engine, id: string): ImageContainer {
+    return new ImageContainer(e, id)
+  }
+
   // Runs the image as the platforms do: --read-only, a tmpfs on the writable dir, no capability,
   // --network none; the volumes read-only.
   static async run(e: Engine, p: Product, image: string, opts: RunOptions): Promise<ImageContainer> {
+    const readOnly = opts.readOnly !== false
     const args = [
-      'run', '-d', '--name', opts.name, '--read-only', '--network', 'none', '--cap-drop', 'all',
+      'run', '-d', '--name', opts.name, '--network', 'none', '--cap-drop', 'all',
+      ...(opts.user === undefined ? [] : ['--user', opts.user]),
+      ...(readOnly ? ['--read-only'] : []),
       // podman's --read-only adds tmpfs mounts on /tmp, /var/tmp and /run unless told not to.
-      ...(opts.tmpfs === false ? (e.bin === 'podman' ? ['--read-only-tmpfs=false'] : []) : ['--tmpfs', p.image.writableDir]),
+      ...(!readOnly ? [] : opts.tmpfs === false ? (e.bin === 'podman' ? ['--read-only-tmpfs=false'] : []) : ['--tmpfs', p.image.writableDir]),
       ...Object.entries(opts.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
       ...(opts.volumes ?? []).flatMap(([host, inside]) => ['-v', `${host}:${inside}:ro`]),
       image,

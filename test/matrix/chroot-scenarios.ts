@@ -6,10 +6,11 @@ import path from 'node:path'
 import { $ } from 'zx'
 import { buildPackages } from '../../scripts/lib/packages.ts'
 import { buildDir, cacheDir } from '../../scripts/lib/paths.ts'
-import { type PackageFormat, type Product, exampleConfig, fipsinstallPath, liveConfig } from '../../scripts/lib/product.ts'
+import { type PackageFormat, type Product, configDirCaBundle, exampleConfig, fipsinstallPath, liveConfig } from '../../scripts/lib/product.ts'
 import { debianRootfsTarball, unpackRootfs } from '../../scripts/lib/rootfs.ts'
 import { upstreamVersion } from '../../scripts/lib/version.ts'
 import type { Check } from './checks.ts'
+import { caBundleLinkTarget } from '../helpers/vendor-dialect.ts'
 
 export const NEXT_VERSION = '1.1.1-rc.1'
 
@@ -47,7 +48,13 @@ export async function createLiveConfig(p: Product, root: string): Promise<string
   return readFileSync(live, 'utf8')
 }
 
-export async function checkInstalled(t: Check, p: Product, root: string, unitDir: string): Promise<void> {
+// The vendor's configs' ca-certificates.crt: a link, owned by the package, to the family's bundle.
+function caBundleLink(root: string, p: Product): string {
+  const link = inRoot(root, configDirCaBundle(p))
+  return lstatSync(link, { throwIfNoEntry: false })?.isSymbolicLink() ? caBundleLinkTarget(p, readlinkSync(link)) : 'no link'
+}
+
+export async function checkInstalled(t: Check, p: Product, root: string, format: PackageFormat): Promise<void> {
   t.regex((await chrootSh(root, `getent passwd ${p.user}`)).stdout, new RegExp(`^${p.user}:`), 'the service user exists')
   t.regex((await chrootSh(root, `getent group ${p.group}`)).stdout, new RegExp(`^${p.group}:`), 'the service group exists')
   t.true(existsSync(inRoot(root, `${p.paths.embedded}/ssl/fipsmodule.cnf`)), 'fipsmodule.cnf generated on this host')
@@ -59,11 +66,13 @@ export async function checkInstalled(t: Check, p: Product, root: string, unitDir
   // lstat, not exists: the absolute link target only resolves inside the root.
   const wants = lstatSync(link, { throwIfNoEntry: false })?.isSymbolicLink() ? readlinkSync(link) : ''
   t.true(wants.endsWith(`/systemd/system/${p.name}.service`) && existsSync(inRoot(root, wants)), `the unit is enabled (${wants})`)
-  t.true(existsSync(inRoot(root, `${unitDir}/${p.name}.service`)), `the unit is in ${unitDir}`)
+  t.true(existsSync(inRoot(root, `${format.unitDir}/${p.name}.service`)), `the unit is in ${format.unitDir}`)
+  t.is(caBundleLink(root, p), format.caBundle, `${configDirCaBundle(p)} links to the family's bundle`)
 }
 
-export async function checkUpgradeKeptConfig(t: Check, p: Product, root: string, before: string): Promise<void> {
+export async function checkUpgradeKeptConfig(t: Check, p: Product, root: string, format: PackageFormat, before: string): Promise<void> {
   const live = liveConfig(p)
+  t.is(caBundleLink(root, p), format.caBundle, `${configDirCaBundle(p)} kept on upgrade`)
   t.is(readFileSync(inRoot(root, live), 'utf8'), before, 'the modified live config is untouched')
   t.is(owner(root, live), `${p.user}:${p.group} 640`, 'the live config keeps its owner and mode')
   t.true(!existsSync(inRoot(root, `${live}.dpkg-dist`)) && !existsSync(inRoot(root, `${live}.rpmnew`)), 'no .dpkg-dist or .rpmnew')
@@ -73,6 +82,7 @@ export async function checkUpgradeKeptConfig(t: Check, p: Product, root: string,
 export async function checkRemoved(t: Check, p: Product, root: string): Promise<void> {
   for (const f of ['sbin/haproxy', 'lib/ossl-modules/fips.so', 'ssl/fipsmodule.cnf']) t.true(!existsSync(inRoot(root, `${p.paths.embedded}/${f}`)), `${f} removed`)
   t.true(existsSync(inRoot(root, liveConfig(p))), 'the live config is the operator\'s: kept')
+  t.is(caBundleLink(root, p), 'no link', `${configDirCaBundle(p)} removed with the package`)
   t.is((await chrootSh(root, `getent passwd ${p.user}`)).exitCode, 0, 'the user is never deleted')
   t.true(!existsSync(inRoot(root, `/etc/systemd/system/multi-user.target.wants/${p.name}.service`)), 'no longer enabled')
 }
@@ -82,7 +92,7 @@ export async function rpmRootScenario(t: Check, p: Product, format: PackageForma
   const rpm = (args: string) => $({ nothrow: true, quiet: true })`sh -c ${`rpm --root ${root} --dbpath /var/lib/rpm ${args}`}`
   const install = await rpm(`-i --nodeps ${v1}`)
   t.is(install.exitCode, 0, `rpm -i: ${install.stderr}`)
-  await checkInstalled(t, p, root, format.unitDir)
+  await checkInstalled(t, p, root, format)
   t.is((await rpm(`-V --nodeps ${p.name}`)).stdout.trim(), '', 'rpm -V: files as packaged')
   if (format.families.includes('suse')) t.true(lstatSync(inRoot(root, `/usr/sbin/rc${p.name}`)).isSymbolicLink(), 'SUSE rc link')
   const live = await createLiveConfig(p, root)
@@ -90,7 +100,7 @@ export async function rpmRootScenario(t: Check, p: Product, format: PackageForma
   const upgrade = await rpm(`-U --nodeps ${v2}`)
   t.is(upgrade.exitCode, 0, `rpm -U: ${upgrade.stderr}`)
   t.regex((await rpm(`-q ${p.name}`)).stdout, new RegExp(`${p.name}-${upstreamVersion(NEXT_VERSION)}-`), 'upgraded to the next version')
-  await checkUpgradeKeptConfig(t, p, root, live)
+  await checkUpgradeKeptConfig(t, p, root, format, live)
 
   const erase = await rpm(`-e ${p.name}`)
   t.is(erase.exitCode, 0, `rpm -e: ${erase.stderr}`)

@@ -9,7 +9,7 @@ import { type EngineName, engine, preparedImage, pullImage, removeContainersName
 import { formatDuration } from '../../scripts/lib/exec.ts'
 import { TLS12_CIPHERS, TLS13_SUITES } from '../../scripts/lib/haproxy-config.ts'
 import { packageVersion } from '../../scripts/lib/packages.ts'
-import { type PackageFormat, type Product, exampleConfig, fipsinstallPath, liveConfig, loadProduct, selfCheckPath } from '../../scripts/lib/product.ts'
+import { type PackageFormat, type Product, configDirCaBundle, exampleConfig, fipsinstallPath, liveConfig, loadProduct, runHaproxyPath, selfCheckPath } from '../../scripts/lib/product.ts'
 import { distPackage } from '../helpers/dist.ts'
 import { buildDir } from '../../scripts/lib/paths.ts'
 import { type InstallerHost, addFixtureIntakes, containerHost, debianImage, fipsInstallEnv, releasePackages, serveFixtureIntake, servedTree, testRepository } from '../helpers/installer-host.ts'
@@ -20,6 +20,7 @@ import { type MatrixRow, type Placement, placement } from './definition.ts'
 import { type Platform, platform, prepareScript } from './platforms.ts'
 import { becomeRpmHost, standInDescription, standInImage, standInPlatform } from './stand-ins.ts'
 import { type TamperedTrees, tamperedTrees } from './tampered.ts'
+import { caBundleLinkTarget, keepVendorConfigCommand, serveVendorDialect, vendorResolutionFromLibcCommand } from '../helpers/vendor-dialect.ts'
 
 export interface RowResult {
   row: MatrixRow
@@ -133,6 +134,7 @@ async function installRow(t: Check, ctx: Context, h: InstallerHost, format: Pack
   t.is((await h.sh(pf.reinstall(p.name))).code, 0, `a ${pf.manager} reinstall (an upgrade to the same version) exits 0`)
   t.regex((await h.sh(`systemctl is-active ${p.name} || true`)).out, /inactive/, 'an upgrade leaves a stopped proxy stopped')
   await h.sh(`systemctl start ${p.name}`)
+  await vendorConfigCheck(t, p, h, format, pf)
 
   // The proxy's journal to Datadog (DD_FIPS_PROXY_LOGS_ENABLED): the self-check sees that the Agent
   // may read it.
@@ -147,6 +149,25 @@ async function installRow(t: Check, ctx: Context, h: InstallerHost, format: Pack
   t.is((await h.sh(`find ${p.paths.prefix} 2>/dev/null | head -5`)).out, '', `nothing is left under ${p.paths.prefix}, fipsmodule.cnf included`)
   t.regex(remove.out, /datadog\.yaml still has fips\.enabled: true: the Agent sends its data to the proxy's ports, where nothing listens any more/, 'removal says the Agent now sends nowhere')
   t.regex(remove.out, /DD_FIPS_REVERT=1 bash -c/, 'and names the command that reverts it')
+}
+
+// A live config in the vendor's dialect (test/fixtures/vendor-dialect.cfg) in place, as the vendor's
+// package leaves it, then our package installed over it (a reinstall): the config is kept, its
+// `ca-file ca-certificates.crt` finds our link to the family's bundle, and the proxy relays on it to
+// relayCheck's intake. The row's own live config is put back afterwards.
+async function vendorConfigCheck(t: Check, p: Product, h: InstallerHost, format: PackageFormat, pf: Platform): Promise<void> {
+  const live = liveConfig(p)
+  t.is((await h.sh(`cp -p ${live} /root/live.cfg && ${keepVendorConfigCommand(p)} && chown ${p.user}:${p.group} ${live}`)).code, 0, 'a vendor-dialect live config in place')
+  const before = (await h.sh(`sha256sum ${live}`)).out
+  t.is((await h.sh(pf.reinstall(p.name))).code, 0, `a ${pf.manager} reinstall over a vendor-dialect live config exits 0`)
+  t.is((await h.sh(`sha256sum ${live}`)).out, before, 'the vendor-dialect live config is kept')
+  t.is(caBundleLinkTarget(p, (await h.sh(`readlink ${configDirCaBundle(p)}`)).out), format.caBundle, `${configDirCaBundle(p)} links to the family's bundle`)
+  t.is((await h.sh(`${runHaproxyPath(p)} -c -f ${live}`)).code, 0, 'haproxy -c accepts the vendor-dialect config')
+  await h.sh(vendorResolutionFromLibcCommand(p))
+  const setup = await serveFixtureIntake(h, p, pf.trustCa)
+  t.is(setup.code === 0 ? 'ok' : (setup.out + setup.err).trim().slice(-400), 'ok', 'the proxy restarted on the vendor-dialect config')
+  await relayedRequest(t, p, h, relayedService(p).port)
+  await h.sh(`cp -p /root/live.cfg ${live} && systemctl restart ${p.name}`)
 }
 
 // The end of a script's output, for a failure's report.
@@ -301,6 +322,7 @@ export async function runMatrix(opts: MatrixOptions, log: (line: string) => void
       const nextPackage = await sources.nextPackages()
       const served = await testRepository()
       await addFixtureIntakes(served, product)
+      serveVendorDialect(served)
       return { product, beforeInstall: opts.beforeInstall, served, next: await servedTree((format) => [...releasePackages(format), nextPackage(format)]) }
     })(),
     tampered: () => tampered ??= sources.context().then((c) => tamperedTrees(c.served, product)),
