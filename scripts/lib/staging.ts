@@ -75,7 +75,7 @@ export function stage(input: StageInput, root: string): Staged {
   add(runHaproxyPath(p), renderRunHaproxy(p), 0o755)
   add(selfCheckPath(p), renderWithDefinitions(p, template('datadog-fips-proxy-check.sh'), {
     ...values,
-    SERVICES: p.ports.services.map((s) => `${s.offset}:${s.name}`).join(' '),
+    SERVICES: p.ports.services.map((s) => `${s.offset}:${s.name}:${s.kind}`).join(' '),
     AGENT_TLS_PORTS: p.ports.services.filter((s) => s.agentTls).map((s) => `${s.offset}|${s.product}|${s.agentTls}`).join('\n'),
   }, 'datadog-fips-proxy-check.sh'), 0o755)
   add(exampleConfig(p), renderHaproxyConfig(p, { caBundle: format.caBundle, flavour: `${format.id} package, CA bundle ${format.caBundle}` }))
