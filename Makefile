@@ -3,7 +3,7 @@ SHELL := /bin/bash
 TSX := node_modules/.bin/tsx
 AVA := node_modules/.bin/ava
 
-.PHONY: deps proxy proxy-two-source packages image repos matrix bench ci-files test typecheck clean
+.PHONY: deps check proxy proxy-two-source packages image repos matrix bench ci-files test typecheck clean
 
 # Each target first checks the tools it runs and those of the targets it builds first, before any
 # of them starts (scripts/lib/tools.ts, which names each one's Debian package); as root it installs
@@ -52,6 +52,13 @@ ci-files: node_modules
 
 typecheck: node_modules
 	node_modules/.bin/tsc --noEmit
+
+# The tier that needs no build, no container and no root: the type check and the tests of the
+# product definition, versions, tools, sources, the datadog.yaml editor and the install script's
+# functions (rendered in memory). The first thing to run after an edit; make test runs them too.
+CHECK_TESTS := test/product.test.ts test/version.test.ts test/exec.test.ts test/tools.test.ts test/sources.test.ts test/yaml-patch.test.ts test/installer-lib.test.ts
+check: tools-check typecheck
+	$(AVA) $(CHECK_TESTS)
 
 # MATRIX_ENGINE=docker|podman (default docker) for the tests' containers and the matrix; with docker
 # and no daemon answering on DOCKER_HOST, each step starts and stops one of its own.

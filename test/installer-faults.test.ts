@@ -10,7 +10,8 @@ import { parse } from 'yaml'
 import { $ } from 'zx'
 import { liveConfig, loadProduct, selfCheckPath } from '../scripts/lib/product.ts'
 import { FIXTURE_POSTINST_HOLD } from './fixtures/datadog-agent/fixture-agent.ts'
-import { SCRIPT, installScript } from './helpers/dist.ts'
+import { SCRIPT } from './helpers/dist.ts'
+import { HOSTILE } from './helpers/installer-lib.ts'
 import { type InstallerHost, REPO_URL, TEST_API_KEY, fipsInstallEnv, releasePackages, servedTree, withInstallerHost as withHost } from './helpers/installer-host.ts'
 
 const product = loadProduct()
@@ -24,60 +25,6 @@ const LOGS_CONFIG = '/etc/datadog-agent/conf.d/fips_proxy.d/conf.yaml'
 const yamlOf = async (h: InstallerHost, file: string) => parse((await h.sh(`cat ${file}`)).out)
 const statOf = async (h: InstallerHost, file: string) => (await h.sh(`stat -c %U:%G:%a ${file}`)).out.trim()
 const mainPid = async (h: InstallerHost, unit: string) => (await h.sh(`systemctl show -p MainPID --value ${unit}`)).out.trim()
-
-// The script's functions, sourced on this host (no container).
-const sourced = (code: string, env: Record<string, string> = {}) =>
-  $({ nothrow: true, quiet: true, env: { ...process.env, DD_INSTALL_SCRIPT_LIB: '1', ...env } })`bash -c ${`. "$0"; ${code}`} ${installScript}`
-
-test('on_exit runs every registered cleanup once, the last first, however the script ends', async (t) => {
-  for (const end of ['exit 3', 'false', 'kill -TERM $BASHPID']) {
-    const r = await sourced(`set -e; trap on_exit EXIT; trap 'exit 143' TERM; one() { echo one; }; two() { echo two; false; }; at_exit one; at_exit two; ${end}`)
-    t.is(r.stdout, 'two\none\n', `${end}: both cleanups ran, though the second failed`)
-    t.not(r.exitCode, 0, `${end}: the script's status is kept`)
-  }
-})
-
-// This host has rpm with a database that holds none of our packages (as a fresh RPM host).
-test('recover_interrupted_transaction on an RPM host with nothing to finish does nothing', async (t) => {
-  const r = await sourced('pkg=dnf; recover_interrupted_transaction; echo finished')
-  t.is(r.exitCode, 0, r.stderr)
-  t.is(r.stdout, 'finished\n')
-})
-
-// The values of issue 20: each becomes YAML syntax when written unquoted, or through awk -v.
-const HOSTILE = {
-  DD_ENV: 'prod: eu #1',
-  DD_TAGS: "team:o'neil,env:prod",
-  DD_HOSTNAME: 'evil\\nfips:\\n  enabled: false',
-  DD_URL: 'https://intake.example.test/a\\b"c',
-}
-
-test('values written into datadog.yaml parse back to exactly what was given', async (t) => {
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'values-')), 'datadog.yaml')
-  writeFileSync(file, readFileSync(path.join('test', 'fixtures', 'datadog-agent', 'datadog.yaml.example')))
-  const r = await sourced([
-    'read_parameters', 'workdir=$(mktemp -d)',
-    `set_config_key "$1" env "$(yaml_quote "$DD_ENV")"`,
-    `set_config_key "$1" tags "$(yaml_tag_list "$tags")"`,
-    `set_config_key "$1" hostname "$(yaml_quote "$DD_HOSTNAME")"`,
-    `set_config_key "$1" dd_url "$(yaml_quote "$DD_URL")"`,
-  ].join('; ').replace(/"\$1"/g, `"${file}"`), HOSTILE)
-  t.is(r.exitCode, 0, r.stderr)
-  const config = parse(readFileSync(file, 'utf8'))
-  t.is(config.env, HOSTILE.DD_ENV)
-  t.deepEqual(config.tags, HOSTILE.DD_TAGS.split(','))
-  t.is(config.hostname, HOSTILE.DD_HOSTNAME, 'a backslash-n stays a backslash and an n')
-  t.is(config.dd_url, HOSTILE.DD_URL)
-  t.is(config.fips, undefined, 'no fips key came from a value')
-})
-
-test('a value with a control character is refused (exit 6) before anything changes', async (t) => {
-  for (const [name, value] of [['DD_HOSTNAME', 'evil\nfips:\n  enabled: false'], ['DD_ENV', 'prod\r'], ['DD_TAGS', 'a:b\tc']]) {
-    const r = await sourced('read_parameters', { [name]: value })
-    t.is(r.exitCode, 6, name)
-    t.regex(r.stderr, new RegExp(`${name} contains a control character`), name)
-  }
-})
 
 test.serial('a fresh FIPS install with hostile values: datadog.yaml parses back to them', async (t) => {
   await withHost(async (h) => {

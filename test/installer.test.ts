@@ -3,13 +3,11 @@
 // and every refused input, each asserting files, owners, modes, YAML, exit codes and, for the
 // refusals, that nothing changed on the host.
 import test from 'ava'
-import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { parse } from 'yaml'
-import { $ } from 'zx'
 import { exampleConfig, liveConfig, loadProduct, selfCheckPath } from '../scripts/lib/product.ts'
 import { FIXTURE_AGENT_VERSION, FIXTURE_AGENT_VERSIONS } from './fixtures/datadog-agent/fixture-agent.ts'
-import { AGENT_MAJOR, distPackage, installScript } from './helpers/dist.ts'
+import { AGENT_MAJOR, distPackage } from './helpers/dist.ts'
 import { type InstallerHost, REPO_PORT, REPO_URL, TEST_API_KEY, fipsInstallEnv, withInstallerHost as withHost } from './helpers/installer-host.ts'
 
 const product = loadProduct()
@@ -22,93 +20,6 @@ const AGENT_VERSION = "dpkg-query -W -f '${Version}' datadog-agent"
 // These hosts are Debian: the deb's environment file.
 const ENV_FILE = product.packages.find((f) => f.kind === 'deb')!.envFile
 const mainPid = async (h: InstallerHost, unit: string) => (await h.sh(`systemctl show -p MainPID --value ${unit}`)).out.trim()
-
-// Without a container: the script's functions, sourced on this host (which has rpm, with an empty
-// database). An Agent rpm hosts lack must read as not installed, or the script would skip installing it.
-test('installed_version on an rpm host: nothing for a package that is not installed', async (t) => {
-  const r = await $({ nothrow: true, quiet: true, env: { ...process.env, DD_INSTALL_SCRIPT_LIB: '1' } })`bash -c ${'. "$0"; pkg=yum; installed_version datadog-agent-fixture-absent'} ${installScript}`
-  t.is(r.exitCode, 0, r.stderr)
-  t.is(r.stdout, '')
-})
-
-// yum and dnf leave an installed package as it is when `install` names it ("already installed"):
-// the matrix's dnf row found that re-running the script never upgraded. Installed and unpinned
-// packages go to `upgrade` there; apt and zypper upgrade through `install`.
-test('queue_package: yum and dnf upgrade installed packages without a pin; other cases install', async (t) => {
-  const queued = async (pkg: string, version: string, installed: string) => {
-    const r = await $({ quiet: true, env: { ...process.env, DD_INSTALL_SCRIPT_LIB: '1' } })`bash -c ${`. "$0"; pkg=${pkg}; install_specs=""; upgrade_names=""; queue_package datadog-fips-proxy "${version}" "${installed}"; echo "install:$install_specs upgrade:$upgrade_names"`} ${installScript}`
-    return r.stdout.trim()
-  }
-  for (const pkg of ['dnf', 'yum']) {
-    t.is(await queued(pkg, '', '1.1.0-1'), 'install: upgrade: datadog-fips-proxy', `${pkg}, installed, no pin`)
-    t.is(await queued(pkg, '', ''), 'install: datadog-fips-proxy upgrade:', `${pkg}, not installed`)
-    t.is(await queued(pkg, '1.1.0-1', '1.0.0-1'), 'install: datadog-fips-proxy-1.1.0-1 upgrade:', `${pkg}, pinned`)
-  }
-  t.is(await queued('apt', '', '1.1.0-1'), 'install: datadog-fips-proxy upgrade:', 'apt, installed, no pin')
-  t.is(await queued('zypper', '', '1.1.0-1'), 'install: datadog-fips-proxy upgrade:', 'zypper, installed, no pin')
-})
-
-test('DD_FIPS_PROXY_VERSION: one value for every host; zypper gets the SUSE release suffix', async (t) => {
-  const spec = async (pkg: string, version: string) =>
-    (await $({ quiet: true, env: { ...process.env, DD_INSTALL_SCRIPT_LIB: '1' } })`bash -c ${`. "$0"; pkg=${pkg}; proxy_version="${version}"; proxy_package_version`} ${installScript}`).stdout
-  const suffix = product.release.suseSuffix
-  t.is(await spec('zypper', '1.1.0-1'), `1.1.0-1${suffix}`)
-  t.is(await spec('zypper', '1.1.1~rc.1-2'), `1.1.1~rc.1-2${suffix}`)
-  t.is(await spec('zypper', `1.1.0-1${suffix}`), `1.1.0-1${suffix}`, 'given with the suffix: as it is')
-  t.is(await spec('zypper', '1.1.0'), '1.1.0', 'no release: any release of the version')
-  for (const pkg of ['apt', 'dnf', 'yum']) t.is(await spec(pkg, '1.1.0-1'), '1.1.0-1', pkg)
-})
-
-test('DD_AGENT_MINOR_VERSION: 52.1 is that release, 52 the newest 52.x, in each package manager\'s terms', async (t) => {
-  const spec = async (pkg: string, minor: string) =>
-    (await $({ quiet: true, env: { ...process.env, DD_INSTALL_SCRIPT_LIB: '1' } })`bash -c ${`. "$0"; pkg=${pkg}; agent_minor=${minor}; install_specs=""; upgrade_names=""; agent_package_spec ""; echo $install_specs`} ${installScript}`).stdout.trim()
-  t.is(await spec('apt', '52.1'), 'datadog-agent=1:7.52.1-1')
-  t.is(await spec('apt', '52'), 'datadog-agent=1:7.52.*')
-  t.is(await spec('dnf', '52.1'), 'datadog-agent-7.52.1-1')
-  t.is(await spec('yum', '52'), 'datadog-agent-7.52.*')
-  t.is(await spec('zypper', '52.1'), 'datadog-agent-7.52.1-1')
-  t.is(await spec('zypper', '52'), 'datadog-agent>=1:7.52 datadog-agent<1:7.53', 'zypper has no version patterns: a range, with the epoch')
-  t.is(await spec('apt', ''), 'datadog-agent')
-})
-
-// The script's functions with an environment, sourced on this host: stdout, stderr and exit code.
-const sourced = (env: Record<string, string>, code: string) =>
-  $({ nothrow: true, quiet: true, env: { ...process.env, DD_INSTALL_SCRIPT_LIB: '1', ...env } })`bash -c ${`. "$0"; ${code}`} ${installScript}`
-
-test('DD_AGENT_DIST_CHANNEL picks the repository channel; DD_RPM_REPO_GPGCHECK=0 only the metadata check', async (t) => {
-  const repoFile = async (env: Record<string, string>) => (await sourced(env, 'read_parameters; arch=x86_64; pkg=dnf; rpm_repo_file rpm')).stdout
-  const stable = await repoFile({})
-  t.regex(stable, new RegExp(`/rpm/${product.repository.channel}/7/x86_64/\n`))
-  t.regex(stable, /\ngpgcheck=1\nrepo_gpgcheck=1\n/)
-  t.regex(await repoFile({ DD_AGENT_DIST_CHANNEL: 'beta' }), /\/rpm\/beta\/7\/x86_64\/\n/)
-  t.regex(await repoFile({ DD_RPM_REPO_GPGCHECK: 'false' }), /\ngpgcheck=1\nrepo_gpgcheck=0\n/, 'the packages\' signatures are still checked')
-  const bad = await sourced({ DD_AGENT_DIST_CHANNEL: 'nightly' }, 'read_parameters')
-  t.is(bad.exitCode, 6)
-  t.regex(bad.stderr, /DD_AGENT_DIST_CHANNEL='nightly' is not a channel \(stable or beta\)/)
-  t.is((await sourced({ DD_RPM_REPO_GPGCHECK: 'maybe' }, 'read_parameters')).exitCode, 6)
-})
-
-test('DD_UPGRADE needs a datadog.yaml to keep', async (t) => {
-  // This host (the build machine) has no Agent: the script's datadog.yaml is not there.
-  t.false(existsSync('/etc/datadog-agent/datadog.yaml'), 'precondition: no Agent on this host')
-  const r = await sourced({ DD_UPGRADE: 'true', DD_FIPS_MODE: '1' }, 'read_parameters; install_only=true; check_before_changes')
-  t.is(r.exitCode, 6)
-  t.regex(r.stderr, /DD_UPGRADE keeps the Agent's configuration, and there is no \/etc\/datadog-agent\/datadog\.yaml/)
-})
-
-test('DD_TAGS wins over DD_HOST_TAGS, its older name', async (t) => {
-  const tags = async (env: Record<string, string>) =>
-    (await $({ quiet: true, env: { ...process.env, DD_INSTALL_SCRIPT_LIB: '1', ...env } })`bash -c ${'. "$0"; read_parameters; echo "$tags"'} ${installScript}`).stdout.trim()
-  t.is(await tags({ DD_HOST_TAGS: 'a:1' }), 'a:1')
-  t.is(await tags({ DD_HOST_TAGS: 'a:1', DD_TAGS: 'b:2' }), 'b:2')
-})
-
-test('the generated script is shellcheck-clean and parses with bash -n', async (t) => {
-  const script = installScript
-  t.is((await $({ nothrow: true, quiet: true })`shellcheck -s bash ${script}`).exitCode, 0)
-  t.is((await $({ nothrow: true, quiet: true })`bash -n ${script}`).exitCode, 0)
-  t.regex((await $({ quiet: true })`head -3 ${script}`).stdout, new RegExp(`install_script_agent7\\.sh ${product.version.replace(/\./g, '\\.')}`))
-})
 
 test.serial('fresh install with DD_FIPS_MODE=1; a re-run succeeds and changes nothing', async (t) => {
   await withHost(async (h) => {

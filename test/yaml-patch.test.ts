@@ -9,14 +9,14 @@ import path from 'node:path'
 import { isMap, parseDocument } from 'yaml'
 import { $ } from 'zx'
 import { repoRoot } from '../scripts/lib/paths.ts'
-import { installScript } from './helpers/dist.ts'
+import { renderedInstaller } from './helpers/installer-lib.ts'
 import { rng } from './helpers/rng.ts'
 import { loadProduct } from '../scripts/lib/product.ts'
 
 const product = loadProduct()
 // A moved range (DD_FIPS_PORT_RANGE_START), so that the port written is the one given.
 const PORT = product.ports.rangeStart + 1000
-const SCRIPT = installScript
+const SCRIPT = renderedInstaller()
 const MANAGED = ['enabled', 'https', 'port_range_start']
 const work = mkdtempSync(path.join(os.tmpdir(), 'yaml-patch-'))
 
