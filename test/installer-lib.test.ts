@@ -7,6 +7,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { parse } from 'yaml'
 import { $ } from 'zx'
+import { installerParts } from '../scripts/lib/installer.ts'
 import { loadProduct } from '../scripts/lib/product.ts'
 import { HOSTILE, renderedInstaller, sourced } from './helpers/installer-lib.ts'
 
@@ -139,3 +140,14 @@ test('a value with a control character is refused (exit 6) before anything chang
   }
 })
 
+
+// One section a part, each small enough to read whole; together they are the one template.
+test('the install script is assembled from parts of at most 150 lines, each a section of it', (t) => {
+  const parts = installerParts()
+  t.true(parts.length > 1)
+  for (const part of parts) {
+    const lines = readFileSync(part, 'utf8').split('\n').length - 1
+    t.true(lines <= 150, `${path.basename(part)}: ${lines} lines`)
+  }
+  t.true(readFileSync(renderedInstaller(), 'utf8').startsWith('#!/bin/bash\n'), 'the first part starts the script')
+})

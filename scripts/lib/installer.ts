@@ -1,8 +1,9 @@
-// The install script generator: one template (installer/install_script.sh.template) rendered per
+// The install script generator: one template (installer/parts/*.sh, the script's sections in the
+// order of their file names, assembled into one) rendered per
 // variant (installer/variants.yaml) with values from the product definition and the release
 // (version, repository URL, signing key fingerprint). The YAML patch is inlined from its own file,
 // the init detection from the maintainer scripts' shared definitions.
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { parse } from 'yaml'
 import { repoRoot } from './paths.ts'
@@ -57,8 +58,14 @@ function renderInstaller(product: Product, variant: Variant, release: InstallerR
     KEY_FINGERPRINTS: release.keyFingerprints.join(' '),
     TARGETS: product.targets.map((t) => `${t.family}:${t.minVersion}`).join(' '),
   }
-  return renderWithDefinitions(product, readFileSync(path.join(INSTALLER, 'install_script.sh.template'), 'utf8'), values, 'install_script.sh.template')
+  return renderWithDefinitions(product, installerTemplate(), values, 'installer/parts')
 }
+
+// The install script's parts: its sections, each a file of installer/parts, in file-name order.
+export const installerParts = (): string[] => readdirSync(path.join(INSTALLER, 'parts')).filter((f) => f.endsWith('.sh')).sort().map((f) => path.join(INSTALLER, 'parts', f))
+
+// The template of the install script: its parts, joined as they are.
+const installerTemplate = (): string => installerParts().map((f) => readFileSync(f, 'utf8')).join('')
 
 export function writeInstallers(product: Product, release: InstallerRelease, outDir: string): string[] {
   mkdirSync(outDir, { recursive: true })
