@@ -48,7 +48,8 @@ test.serial('fresh install with DD_FIPS_MODE=1; a re-run succeeds and changes no
     t.is(await statOf(h, '/etc/datadog-agent/datadog.yaml'), 'dd-agent:dd-agent:640')
     t.true((await h.sh(`test -s ${product.paths.embedded}/ssl/fipsmodule.cnf`)).code === 0, 'fipsmodule.cnf generated on this host')
     t.is((await h.sh(`systemctl is-active ${product.name} datadog-agent`)).out.trim(), 'active\nactive')
-    t.not((await h.sh(`curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:${product.ports.rangeStart + 1}/`)).out, '000')
+    // HAProxy answers on the metrics port; with no intake reachable from this host, 503.
+    t.is((await h.sh(`curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:${product.ports.rangeStart + 1}/`)).out, '503')
     const listening = (await h.sh(`ss -ltnH | awk '{print $4}' | sort`)).out.trim().split('\n').filter((a) => a !== `127.0.0.1:${REPO_PORT}`)
     t.deepEqual(listening.sort(), product.ports.services.map((s) => `127.0.0.1:${s.port}`).sort(), 'the whole range, on loopback only')
     t.regex((await h.sh(`cat ${product.paths.configDir}/install_info`)).out, /tool_version: install_script_agent7/)

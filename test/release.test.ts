@@ -75,6 +75,10 @@ test('each shortcut is refused with its own message', async (t) => {
 test('all problems are given at once', async (t) => {
   const problems = await release(t, { providerSource: 'openssl', signingKeyFile: undefined, repoUrl: 'https://packages.example.com' })
   t.is(problems.length, 3, problems.join('\n'))
+  // Each of the three, named: not three of one kind.
+  for (const named of [/not a validated provider/, /no release signing key/, /is a placeholder/]) {
+    t.is(problems.filter((p) => named.test(p)).length, 1, `${named}: ${problems.join(' | ')}`)
+  }
 })
 
 test('RELEASE=1 make proxy, make packages and make repos on a development checkout are refused before anything is built', async (t) => {

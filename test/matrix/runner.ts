@@ -82,7 +82,10 @@ async function installRow(t: Check, ctx: Context, h: InstallerHost, format: Pack
   t.regex((await h.sh(pf.version('datadog-agent'))).out, new RegExp(`^(\\d+:)?${FIXTURE_AGENT_VERSION.replaceAll('.', '\\.')}-`), `the FIXTURE datadog-agent ${FIXTURE_AGENT_VERSION} is installed`)
   t.is((await h.sh(pf.version(p.name))).out.trim(), packageVersion(p, format, p.version), `${p.name} ${p.version} is installed`)
   t.is((await h.sh(pf.owner(`${p.paths.embedded}/sbin/haproxy`))).out.trim(), p.name, `${p.paths.embedded}/sbin/haproxy is ${p.name}'s in the package database`)
-  t.true((await h.sh(pf.owner(liveConfig(p)))).code !== 0, 'the live config is no package\'s: the operator\'s')
+  // The same query names the example's package (so a failing query cannot pass for "no owner").
+  t.is((await h.sh(pf.owner(exampleConfig(p)))).out.trim(), p.name, `the owner query names ${p.name} for the example`)
+  const liveOwner = await h.sh(pf.owner(liveConfig(p)))
+  t.is(liveOwner.code === 1 && !liveOwner.out.includes(p.name) ? 'no owner' : `exit ${liveOwner.code}: ${liveOwner.out}`, 'no owner', 'the live config is no package\'s: the operator\'s')
   t.is((await h.sh(`stat -c %U:%G:%a ${liveConfig(p)}`)).out.trim(), `${p.user}:${p.group}:640`, 'live config dd-agent:dd-agent 640')
   t.is((await h.sh(`stat -c %U:%G:%a ${exampleConfig(p)} ${p.paths.embedded}/sbin/haproxy`)).out.trim(), 'root:root:644\nroot:root:755', 'example and binary owned by root')
   t.is((await h.sh(`test -s ${p.paths.embedded}/ssl/fipsmodule.cnf && ${fipsinstallPath(p)}`)).code, 0, 'fipsmodule.cnf generated on this host and verified')
