@@ -25,8 +25,7 @@ import { healthcheckPath } from '../scripts/lib/image.ts'
 import { liveConfig, loadProduct } from '../scripts/lib/product.ts'
 import { FixturePki, type ServerCert } from './fixtures/pki.ts'
 import { ImageContainer, PEER_DNS, Peer, loadImage, removeImage } from './helpers/image-host.ts'
-import { upstreamHosts } from './helpers/relay-lab.ts'
-import { VENDOR_DIALECT_CONFIG, vendorDialectHosts } from './helpers/vendor-dialect.ts'
+import { VENDOR_DIALECT_CONFIG, vendorDialectHosts, fixtureIntakeHosts } from './helpers/vendor-dialect.ts'
 
 const product = loadProduct()
 const OPENSHIFT_UID = 1000680000
@@ -107,7 +106,7 @@ const images: Partial<Record<EngineName, string>> = {}
 
 test.before(async () => {
   const pki = await FixturePki.create(path.join(work, 'pki'))
-  cert = await pki.leaf('intake', { hosts: upstreamHosts(product) })
+  cert = await pki.leaf('intake', { hosts: fixtureIntakeHosts(product) })
   ca = pki.ca
   writeFileSync(resolvConf, `nameserver ${PEER_DNS}\n`)
   // A name of their own: image.test.ts's tests remove the archive's names when they are done.
@@ -161,7 +160,7 @@ async function serves(t: ExecutionContext, c: ImageContainer, shape: Shape, star
   const health = await c.exec([healthcheckPath(product)])
   t.is(health.exitCode, 0, health.stderr)
 
-  const peer = await Peer.start(pid, cert, upstreamHosts(product))
+  const peer = await Peer.start(pid, cert, fixtureIntakeHosts(product))
   try {
     t.true((await peer.call({ op: 'waitResolution', port: product.ports.rangeStart })).ok, await c.logs())
     const stats = await peer.call({ op: 'send', port: product.ports.rangeStart, method: 'GET', path: '/' })

@@ -22,12 +22,11 @@ import { configDirCaBundle, liveConfig, loadProduct } from '../scripts/lib/produ
 import { proxyOutDir } from '../scripts/lib/proxy-build.ts'
 import { FixturePki, type ServerCert } from './fixtures/pki.ts'
 import { ImageContainer, PEER_DNS, Peer, loadImage, loadedNames, removeImage } from './helpers/image-host.ts'
-import { upstreamHosts } from './helpers/relay-lab.ts'
 // The pod shapes run in this process, serially with the tests here: they load the same archive
 // under the same names, which a test file running beside this one would remove under them (podman
 // rmi -f also removes the containers of an image it deletes).
 import './image-pod-shapes.ts'
-import { VENDOR_DIALECT_CONFIG, vendorDialectHosts } from './helpers/vendor-dialect.ts'
+import { VENDOR_DIALECT_CONFIG, vendorDialectHosts, fixtureIntakeHosts } from './helpers/vendor-dialect.ts'
 
 const product = loadProduct()
 const relays = product.ports.services.filter((s) => s.kind === 'relay')
@@ -45,7 +44,7 @@ const resolvConf = path.join(work, 'resolv.conf')
 
 test.before(async () => {
   const pki = await FixturePki.create(path.join(work, 'pki'))
-  cert = await pki.leaf('intake', { hosts: upstreamHosts(product) })
+  cert = await pki.leaf('intake', { hosts: fixtureIntakeHosts(product) })
   ca = pki.ca
   writeFileSync(resolvConf, `nameserver ${PEER_DNS}\n`)
 })
@@ -95,7 +94,7 @@ for (const name of engines) {
       // Ready: the health command passes (fipsinstall done, the config checked, every port bound).
       while ((await health(c)).exitCode !== 0 && Date.now() - started < 20_000) await new Promise((r) => setTimeout(r, 50))
       t.log(`${name}: engine run to healthy ${Date.now() - started} ms`)
-      peer = await Peer.start(await c.pid(), cert, upstreamHosts(product))
+      peer = await Peer.start(await c.pid(), cert, fixtureIntakeHosts(product))
       t.true((await peer.call({ op: 'waitResolution', port: product.ports.rangeStart })).ok, await c.logs())
       const healthy = await health(c)
       t.is(healthy.exitCode, 0, healthy.stderr)
@@ -141,7 +140,7 @@ for (const name of engines) {
     const c = await ImageContainer.run(e, product, image, { name: `fips-image-range-${process.pid}`, env: { DD_FIPS_PORT_RANGE_START: String(start) }, volumes: fixtureVolumes() })
     let peer: Peer | undefined
     try {
-      peer = await Peer.start(await c.pid(), cert, upstreamHosts(product))
+      peer = await Peer.start(await c.pid(), cert, fixtureIntakeHosts(product))
       t.true((await peer.call({ op: 'waitResolution', port: start })).ok, await c.logs())
       t.is((await health(c)).stdout, `${product.name}: listening on ${start}-${start + product.ports.rangeSize - 1} (reserved offsets ${reservedOffsets} not required)\n`)
       const atDefault = await health(c, { DD_FIPS_PORT_RANGE_START: String(product.ports.rangeStart) })
@@ -166,7 +165,7 @@ for (const name of engines) {
     const c = await ImageContainer.run(e, product, image, { name: `fips-image-custom-${process.pid}`, volumes: [...fixtureVolumes(), [custom, liveConfig(product)]] })
     let peer: Peer | undefined
     try {
-      peer = await Peer.start(await c.pid(), cert, upstreamHosts(product))
+      peer = await Peer.start(await c.pid(), cert, fixtureIntakeHosts(product))
       const reply = await peer.call({ op: 'send', port: product.ports.rangeStart, method: 'GET', path: '/' })
       t.is(reply.body, 'custom-config-in-use', 'the mounted config, not the built-in one')
     } finally {
@@ -214,7 +213,7 @@ for (const name of engines) {
     try {
       t.is((await c.exec([`${product.paths.prefix}/bin/run-haproxy`, '-c', '-f', liveConfig(product)])).exitCode, 0, await c.logs())
       t.is((await c.exec(['/bin/sh', '-c', `test -f ${configDirCaBundle(product)}`])).exitCode, 0, `${configDirCaBundle(product)} is the image's bundle`)
-      peer = await Peer.start(await c.pid(), cert, upstreamHosts(product))
+      peer = await Peer.start(await c.pid(), cert, fixtureIntakeHosts(product))
       t.true((await peer.call({ op: 'waitResolution', port: product.ports.rangeStart })).ok, await c.logs())
       for (const [port] of vendorDialectHosts()) {
         const reply = await peer.call({ op: 'send', port, path: `/vendor/${port}`, bytes: 1024 })

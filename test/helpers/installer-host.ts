@@ -3,6 +3,7 @@
 // over HTTP as a release publishes them: the packages of dist/ and the FIXTURE Agent package, signed
 // with the key the script trusts. What differs per package format comes from test/matrix/platforms.ts.
 import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync } from 'node:fs'
+import { fixtureIntakeHosts } from './vendor-dialect.ts'
 import os from 'node:os'
 import path from 'node:path'
 import { importImage, startSystemd, type Container } from '../../scripts/lib/containers.ts'
@@ -14,7 +15,6 @@ import { signingKey } from '../../scripts/lib/signing.ts'
 import { buildFixtureAgent } from '../fixtures/datadog-agent/fixture-agent.ts'
 import { fixtureIntake } from '../fixtures/intake.ts'
 import { RUNTIME_RESOLUTION } from '../../scripts/lib/haproxy-config.ts'
-import { upstreamHosts } from './relay-lab.ts'
 import { PLATFORMS, type Platform, REPO_SERVER } from '../matrix/platforms.ts'
 import { AGENT_MAJOR, SCRIPT, installScript, manifest } from './dist.ts'
 
@@ -142,9 +142,10 @@ export async function containerHost(opts: ContainerHostOptions): Promise<Install
     killedInstall: async (env, reached) => {
       const log = '/tmp/killed-install.log'
       const pid = (await sh(`cd /root && { setsid bash -c 'bash -c "$(curl -fsSL ${REPO_URL}/${SCRIPT})" >${log} 2>&1' </dev/null >/dev/null 2>&1 & echo $!; }`, { DD_REPO_URL: REPO_URL, ...env })).out.trim()
-      const killed = await sh(`timeout 180 bash -c 'until ${reached.replace(/'/g, `'\\''`)}; do :; done' && kill -KILL -- -${pid}; for _ in $(seq 50); do kill -0 -- -${pid} 2>/dev/null || exit 0; sleep 0.1; done; exit 1`)
+      // The watcher gives up when the run ends by itself (it failed before the point: exit 2).
+      const killed = await sh(`timeout 180 bash -c 'until ${reached.replace(/'/g, `'\\''`)}; do kill -0 -- -${pid} 2>/dev/null || exit 2; done' && kill -KILL -- -${pid}; for _ in $(seq 50); do kill -0 -- -${pid} 2>/dev/null || exit 0; sleep 0.1; done; exit 1`)
       const out = (await sh(`cat ${log}`)).out
-      if (killed.code !== 0) throw new Error(`the install never reached '${reached}', or survived the kill: ${out}`)
+      if (killed.code !== 0) throw new Error(`the install ${killed.code === 2 ? 'ended' : 'never reached the point, or survived the kill'} before '${reached}': ${out.trim().split('\n').slice(-3).join(' / ')}`)
       return out
     },
     lastErr: () => lastErr,
@@ -188,8 +189,8 @@ export const FIXTURE_INTAKE = { trusted: 'fixture-intake', untrusted: 'fixture-i
 
 // Writes both intakes' files into the served tree (certificates for every upstream host).
 export async function addFixtureIntakes(served: string, p: Product): Promise<void> {
-  await fixtureIntake(path.join(served, FIXTURE_INTAKE.trusted), upstreamHosts(p))
-  await fixtureIntake(path.join(served, FIXTURE_INTAKE.untrusted), upstreamHosts(p))
+  await fixtureIntake(path.join(served, FIXTURE_INTAKE.trusted), fixtureIntakeHosts(p))
+  await fixtureIntake(path.join(served, FIXTURE_INTAKE.untrusted), fixtureIntakeHosts(p))
 }
 
 // A FIXTURE intake inside a test host: `openssl s_server -www` (the proxy's own openssl) on
@@ -201,7 +202,7 @@ export async function serveFixtureIntake(h: InstallerHost, p: Product, trustCa: 
   const dir = `/srv/repo/${FIXTURE_INTAKE[opts.which ?? 'trusted']}`
   return h.sh([
     trustCa(`/srv/repo/${FIXTURE_INTAKE.trusted}/ca.crt`),
-    `grep -q ' fixture-intake$' /etc/hosts || echo "127.0.0.2 ${upstreamHosts(p).join(' ')} fixture-intake" >> /etc/hosts`,
+    `grep -q ' fixture-intake$' /etc/hosts || echo "127.0.0.2 ${fixtureIntakeHosts(p).join(' ')} fixture-intake" >> /etc/hosts`,
     `sed -i 's/ ${RUNTIME_RESOLUTION}/ init-addr libc,none/' ${liveConfig(p)}`,
     ...(opts.checkEvery ? [`sed -i 's/ check inter [0-9a-z]* / check inter ${opts.checkEvery} /' ${liveConfig(p)}`] : []),
     stopFixtureIntakeCommand,

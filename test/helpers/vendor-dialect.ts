@@ -4,6 +4,7 @@ import { copyFileSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { repoRoot } from '../../scripts/lib/paths.ts'
 import { type Product, configDirCaBundle, liveConfig } from '../../scripts/lib/product.ts'
+import { upstreamHosts } from './relay-lab.ts'
 
 export const VENDOR_DIALECT_CONFIG = path.join(repoRoot, 'test/fixtures/vendor-dialect.cfg')
 
@@ -18,6 +19,11 @@ export function vendorDialectHosts(): [number, string][] {
     return [port, body('backend', backend).match(/server-template \S+ \d+ ([^:\s]+):443/)![1]]
   })
 }
+
+// Every host the FIXTURE intake answers as (its certificate, the test DNS, /etc/hosts): ours, and
+// those of the vendor-dialect config, which keeps the older hosts the vendor's package shipped
+// (haproxy-app.agent., dbquery-intake.: product.yaml says why ours moved).
+export const fixtureIntakeHosts = (p: Product): string[] => [...new Set([...upstreamHosts(p), ...vendorDialectHosts().map(([, host]) => host)])]
 
 // On a test host (installer-host.ts): the FIXTURE in the served tree, which hosts mount at /srv/repo.
 const SERVED_NAME = 'vendor-dialect.cfg'
