@@ -211,5 +211,8 @@ export async function serveFixtureIntake(h: InstallerHost, p: Product, trustCa: 
   ].join(' && '))
 }
 
-// Stops the FIXTURE intake (the intake is down); true whether or not one ran.
-export const stopFixtureIntakeCommand = "{ pkill -f '^/opt/.*/openssl s_server -accept 127.0.0.2:443' || true; }"
+// Stops the FIXTURE intake (the intake is down); true whether or not one ran. It waits until the
+// process is gone: a new intake started at once could not bind the port (seen as a flaky 'healthy
+// again' in the self-check test on a loaded machine).
+const FIXTURE_INTAKE_PROCESS = "'^/opt/.*/openssl s_server -accept 127.0.0.2:443'"
+export const stopFixtureIntakeCommand = `{ pkill -f ${FIXTURE_INTAKE_PROCESS} || true; while pgrep -f ${FIXTURE_INTAKE_PROCESS} >/dev/null; do sleep 0.1; done; }`
