@@ -187,8 +187,8 @@ test.serial('keep-alive: five requests on one agent connection reuse the upstrea
 
 // An intake that closes a connection just as the proxy reuses it (its idle timeout firing as the
 // request arrives), for new agent connections and for requests on a kept-alive one. The proxy never
-// sends a POST twice: it resends a request only when no byte of it went out (retry-on conn-failure,
-// HAProxy's default; empty-response would resend one the intake may have taken). And it never
+// sends a POST twice: it resends a request only when no byte of it went out (retry-on conn-failure;
+// empty-response would resend one the intake may have taken: this test then fails). And it never
 // answers 2xx for a POST the intake did not take: the client sees the failure (HAProxy closes its
 // connection without an answer) and the Agent resends the payload.
 test('an intake that closes a connection as it is reused: no POST sent twice, none lost unseen', async (t) => {
