@@ -29,9 +29,9 @@ export const SERVER_TLS_OPTIONS = 'ssl-min-ver TLSv1.2'
 // empty-response or response-timeout would resend one the intake may have taken). Never one lost
 // unseen: when the intake closes an idle connection just as it is reused, HAProxy closes the agent's
 // connection without an answer, and the Agent resends the payload (test/relay.test.ts). Measured by
-// make bench, agents that close each connection (wrk, Connection: close): 77.8 µs of proxy CPU per
-// request and 0.000 upstream handshakes per request, against 888.8 µs and 1.000 with http-reuse safe
-// and no-tls-tickets (789.8 µs with tickets alone), and 566.9-590.3 µs for the vendor-like config.
+// make bench, agents that close each connection (wrk, Connection: close): 77.8-88.6 µs of proxy CPU
+// per request and 0.000 upstream handshakes per request, against 888.8 µs and 1.000 with http-reuse
+// safe and no-tls-tickets (789.8 µs with tickets alone), and 465.3-590.3 µs for the vendor-like config.
 export const UPSTREAM_REUSE = ['http-reuse always', 'retry-on conn-failure']
 
 // How servers get their addresses: at run time from the resolvers (DNS), starting without one so

@@ -5,8 +5,8 @@
 //   limit         wrk -> the same HAProxy build on a minimal relay config (limit-config.ts) -> intake
 //   ours          wrk -> the shipped example config -> intake
 //   vendor-like   wrk -> a config modelled on the vendor's public header (vendor-config.ts) -> intake
-// for two client behaviours (keep-alive, and Connection: close, which costs an upstream TLS handshake
-// per request), in interleaved rounds (medians). The proxy runs alone on CPU 0; wrk and the intake
+// for two client behaviours (keep-alive, and Connection: close: a new client connection per request,
+// an upstream TLS handshake each unless the proxy reuses an idle upstream connection), in interleaved rounds (medians). The proxy runs alone on CPU 0; wrk and the intake
 // share CPU 1 (when the machine has two). Then, with one connection, the latency the proxy adds
 // (ours minus direct), and per health-check setting, with every upstream host resolving to four
 // addresses as the intake's do, the proxy's idle cost over a quiet interval and its failover under
