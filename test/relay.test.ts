@@ -185,6 +185,33 @@ test.serial('keep-alive: five requests on one agent connection reuse the upstrea
   t.true(connections.size <= 2, `${connections.size} upstream TLS connections carried 5 requests`)
 })
 
+// An intake that closes a connection just as the proxy reuses it (its idle timeout firing as the
+// request arrives), for new agent connections and for requests on a kept-alive one. The proxy never
+// sends a POST twice: it resends a request only when no byte of it went out (retry-on conn-failure;
+// empty-response would resend one the intake may have taken: this test then fails). And it never
+// answers 2xx for a POST the intake did not take: the client sees the failure (HAProxy closes its
+// connection without an answer) and the Agent resends the payload.
+test('an intake that closes a connection as it is reused: no POST sent twice, none lost unseen', async (t) => {
+  const closing = await startLab(9, { cert: await leaf('closing'), closeReused: true })
+  await closing.waitForResolution()
+  const keptAlive = new http.Agent({ keepAlive: true, maxSockets: 1 })
+  const fresh = new http.Agent({ keepAlive: false })
+  const replies: { path: string; status: number }[] = []
+  for (let i = 0; i < 8; i++) {
+    const requestPath = `/fixture/reused-${i}`
+    const status = await closing.send(closing.port('metrics'), { path: requestPath, body: randomBytes(1024), agent: i % 2 ? keptAlive : fresh }).then((r) => r.status, () => 0)
+    replies.push({ path: requestPath, status })
+  }
+  keptAlive.destroy()
+  const intake = closing.intake!
+  t.true(intake.dropped.length > 0, 'the intake closed a connection the proxy reused')
+  for (const { path: requestPath, status } of replies) {
+    const taken = intake.records.filter((r) => r.path === requestPath).length
+    t.true(taken + intake.dropped.filter((p) => p === requestPath).length <= 1, `${requestPath} reached the intake at most once`)
+    if (status >= 200 && status < 300) t.is(taken, 1, `${requestPath}: answered ${status}, so the intake took it`)
+  }
+})
+
 // DD_FIPS_PORT_RANGE_START, as the unit's environment file or a container sets it: every
 // listener moves by the same offset, and each relay still reaches its own upstream.
 test('a moved range (DD_FIPS_PORT_RANGE_START) moves every listener, and each relays to its upstream', async (t) => {

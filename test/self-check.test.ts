@@ -31,7 +31,8 @@ test.serial('every check passes on a healthy host; each fault is named on its li
   await withInstallerHost(async (h) => {
     const install = await h.install(fipsInstallEnv(product))
     t.is(install.code, 0, install.out)
-    // Health checks every second here, so that a DOWN intake shows in ~3 s (fall 3) instead of 30.
+    // Health checks every second here, so that an intake that goes DOWN without traffic shows in ~3 s
+    // (fall 3): the shipped setting checks a healthy server once a day.
     const served = await serveFixtureIntake(h, product, PLATFORMS.deb.trustCa, { checkEvery: '1s' })
     t.is(served.code, 0, served.out + served.err)
 

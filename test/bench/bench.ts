@@ -5,12 +5,13 @@
 //   limit         wrk -> the same HAProxy build on a minimal relay config (limit-config.ts) -> intake
 //   ours          wrk -> the shipped example config -> intake
 //   vendor-like   wrk -> a config modelled on the vendor's public header (vendor-config.ts) -> intake
-// for two client behaviours (keep-alive, and Connection: close, which costs an upstream TLS handshake
-// per request), in interleaved rounds (medians). The proxy runs alone on CPU 0; wrk and the intake
+// for two client behaviours (keep-alive, and Connection: close: a new client connection per request,
+// an upstream TLS handshake each unless the proxy reuses an idle upstream connection), in interleaved rounds (medians). The proxy runs alone on CPU 0; wrk and the intake
 // share CPU 1 (when the machine has two). Then, with one connection, the latency the proxy adds
-// (ours minus direct), and per health-check setting the proxy's idle cost over a quiet interval and
-// its failover times (intake down until 503, intake back until 202). dist/bench.md; the last line is
-// the summary.
+// (ours minus direct), and per health-check setting, with every upstream host resolving to four
+// addresses as the intake's do, the proxy's idle cost over a quiet interval and its failover under
+// agent-like traffic (intake killed until 503 and until the backend is marked down, intake back until
+// 202). dist/bench.md; the last line is the summary.
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -39,8 +40,14 @@ const PROXIED: Exclude<PathName, 'direct'>[] = ['limit', 'ours', 'vendor-like']
 type Workload = 'keep-alive' | 'Connection: close'
 const WORKLOADS: Workload[] = ['keep-alive', 'Connection: close']
 
-// The health-check settings compared: the one shipped before the measurement, and the shipped one.
-const HEALTH_SETTINGS: Record<string, string> = { 'before (inter 10s)': 'check inter 10s fall 3 rise 2', shipped: HEALTH_CHECKS }
+// The health-check settings compared: the one shipped before the last measurement, and the shipped one.
+const HEALTH_SETTINGS: Record<string, string> = {
+  'before (inter 60s)': 'check inter 60s fastinter 2s downinter 2s fall 3 rise 2 observe layer4 error-limit 3 on-error fastinter',
+  shipped: HEALTH_CHECKS,
+}
+// The addresses an intake host resolves to (the US1-FED intake names: four each), so as many servers
+// per backend; the health measures run with all of them, the load runs with the first.
+const INTAKE_ADDRESSES = ['127.77.100.10', '127.77.100.11', '127.77.100.12', '127.77.100.13']
 
 interface WrkResult { rps: number; p50ms: number; p99ms: number; requests: number; errors: string }
 interface Run extends WrkResult { handshakesPerRequest: number; cpuUsPerRequest?: number }
@@ -105,22 +112,48 @@ class Bench {
   }
 }
 
-// Starts a lab of `config` (a file; undefined: the shipped example) in front of the intake.
-async function lab(b: Bench, id: number, ca: string, caBundle: string, config?: string): Promise<RelayLab> {
-  const l = await RelayLab.start(b.product, { id, intake: { external: b.intake.opts.address }, ca, caBundle, config, cpus: b.pinned ? '0' : undefined })
+// Starts a lab of `config` (a file; undefined: the shipped example) in front of the intake, its
+// upstream hosts resolving to `addresses` (the intake's first address unless given).
+async function lab(b: Bench, id: number, ca: string, caBundle: string, config?: string, addresses = [b.intake.address]): Promise<RelayLab> {
+  const l = await RelayLab.start(b.product, { id, intake: { external: addresses }, ca, caBundle, config, cpus: b.pinned ? '0' : undefined })
   await l.waitForResolution()
   return l
 }
 
-// Sends a request every 50 ms until `ok(status)`; the time it took, in ms.
-async function timeUntil(l: RelayLab, ok: (status: number) => boolean, limitMs = 120_000): Promise<number> {
-  const started = Date.now()
-  while (Date.now() - started < limitMs) {
-    const status = await sendRequest(l.address, l.port('metrics'), { path: '/api/v2/series', body: Buffer.from('{}') }).then((r) => r.status, () => 0)
-    if (ok(status)) return Date.now() - started
-    await sleep(50)
+// Waits until the intake has seen no new connection for `quietMs`: a setting's start-up checks are
+// over and the quiet interval measures its steady state. The intake's connection count then.
+async function settled(intake: HaproxyIntake, quietMs = 2000, limitMs = 120_000): Promise<number> {
+  let last = (await intake.counters()).connections
+  for (let since = Date.now(), deadline = Date.now() + limitMs; Date.now() - since < quietMs; await sleep(200)) {
+    if (Date.now() > deadline) throw new Error(`the health checks did not settle within ${limitMs} ms`)
+    const now = (await intake.counters()).connections
+    if (now !== last) [last, since] = [now, Date.now()]
   }
-  throw new Error(`no answer matching after ${limitMs} ms`)
+  return last
+}
+
+// Agent-like traffic on the metrics port while the intake fails and returns: one request at a time,
+// 50 ms apart, each answer's status and when it came (0: no answer).
+function traffic(l: RelayLab): { answers: { at: number; status: number }[]; stop(): Promise<void> } {
+  const answers: { at: number; status: number }[] = []
+  let running = true
+  const loop = (async () => {
+    while (running) {
+      const status = await sendRequest(l.address, l.port('metrics'), { path: '/api/v2/series', body: Buffer.from('{}') }).then((r) => r.status, () => 0)
+      answers.push({ at: Date.now(), status })
+      await sleep(50)
+    }
+  })()
+  return { answers, stop: async () => { running = false; await loop } }
+}
+
+// The ms from `since` to the first answer after it with `status`.
+async function firstAnswer(answers: { at: number; status: number }[], since: number, status: number, limitMs: number): Promise<number> {
+  for (const deadline = Date.now() + limitMs; Date.now() < deadline; await sleep(20)) {
+    const a = answers.find((x) => x.at >= since && x.status === status)
+    if (a) return a.at - since
+  }
+  throw new Error(`no ${status} answer ${limitMs} ms after the change`)
 }
 
 export async function runBench(opts: BenchOptions): Promise<{ markdown: string; summary: string; file: string }> {
@@ -130,17 +163,20 @@ export async function runBench(opts: BenchOptions): Promise<{ markdown: string; 
   const cert = await pki.leaf('intake', { hosts: upstreamHosts(product) })
   const caBundle = product.packages.find((f) => f.kind === 'deb')!.caBundle
   const root = await unpackedPackage()
-  const intake = await HaproxyIntake.start(product, { root, address: '127.77.100.10', pem: cert.pem, statsPort: 8404, cpus: os.cpus().length >= 2 ? '1' : undefined })
+  const intake = await HaproxyIntake.start(product, { root, addresses: INTAKE_ADDRESSES, pem: cert.pem, statsPort: 8404, cpus: os.cpus().length >= 2 ? '1' : undefined })
   const b = new Bench(product, opts, dir, intake)
   const configs = { limit: path.join(dir, 'limit.cfg'), 'vendor-like': path.join(dir, 'vendor-like.cfg') }
   writeFileSync(configs.limit, limitConfig(product, caBundle))
   writeFileSync(configs['vendor-like'], vendorLikeConfig(product, caBundle))
   const shipped = readFileSync(path.join(root, exampleConfig(product)), 'utf8')
+  // The settings below are compared by putting each in place of the shipped one: a package built
+  // before the source changed would measure the old config under the new names.
+  if (!shipped.includes(HEALTH_CHECKS)) throw new Error(`the packaged example config lacks \`${HEALTH_CHECKS}\`: run make packages`)
   try {
     // 1. Throughput and CPU per request, every path, interleaved rounds.
     const labs = { limit: await lab(b, 103, pki.ca, caBundle, configs.limit), ours: await lab(b, 101, pki.ca, caBundle), 'vendor-like': await lab(b, 102, pki.ca, caBundle, configs['vendor-like']) }
     const urls: Record<PathName, string> = {
-      direct: `https://${intake.opts.address}/api/v2/series`,
+      direct: `https://${intake.address}/api/v2/series`,
       ...Object.fromEntries(PROXIED.map((p) => [p, `http://${labs[p].address}:${labs[p].port('metrics')}/api/v2/series`])) as Record<Exclude<PathName, 'direct'>, string>,
     }
     const rows: { workload: Workload; path: PathName; run: Run; spread: number }[] = []
@@ -172,26 +208,33 @@ export async function runBench(opts: BenchOptions): Promise<{ markdown: string; 
       await Promise.all(Object.values(labs).map((l) => l.close()))
     }
 
-    // 3. Per health-check setting, alone in front of the intake: idle cost, then failover.
-    const health: { name: string; setting: string; cpuSecondsPerHour: number; handshakesPerMinute: number; rssMb: number; to503Ms: number; markedDownMs: number; recoveryMs: number }[] = []
+    // 3. Per health-check setting, alone in front of the intake's four addresses: idle cost, then
+    // failover under traffic.
+    const health: { name: string; setting: string; startupHandshakes: number; cpuSecondsPerHour: number; handshakesPerHour: number; rssMb: number; to503Ms: number; markedDownMs: number; recoveryMs: number }[] = []
     for (const [name, setting] of Object.entries(HEALTH_SETTINGS)) {
       const cfg = path.join(dir, `health-${health.length}.cfg`)
       writeFileSync(cfg, shipped.replace(HEALTH_CHECKS, setting))
-      const l = await lab(b, 110 + health.length, pki.ca, caBundle, cfg)
+      const start = (await intake.counters()).connections
+      const l = await lab(b, 110 + health.length, pki.ca, caBundle, cfg, INTAKE_ADDRESSES)
       try {
-        await sleep(2000)
+        const startupHandshakes = (await b.progress.step(`start-up checks, ${name}`, () => settled(intake))) - start
         const before = { ...(await intake.counters()), cpu: await l.cpuMs() }
         await b.progress.step(`idle ${opts.idleSeconds} s, ${name}`, () => sleep(opts.idleSeconds * 1000))
         const after = { ...(await intake.counters()), cpu: await l.cpuMs() }
         const rss = await l.rssMb()
-        await intake.stop()
-        const to503Ms = await timeUntil(l, (s) => s === 503)
-        const started = Date.now()
-        await l.waitForLog(/backend '?datadog-metrics'? has no server available/, 300_000)
-        const markedDownMs = Date.now() - started
-        await intake.restart(product)
-        const recoveryMs = await timeUntil(l, (s) => s === 202, 300_000)
-        health.push({ name, setting, cpuSecondsPerHour: (after.cpu - before.cpu) / 1000 * 3600 / opts.idleSeconds, handshakesPerMinute: (after.connections - before.connections) * 60 / opts.idleSeconds, rssMb: rss, to503Ms, markedDownMs, recoveryMs })
+        const t = traffic(l)
+        try {
+          await intake.stop()
+          const killed = Date.now()
+          const to503Ms = await firstAnswer(t.answers, killed, 503, 120_000)
+          await l.waitForLog(/backend '?datadog-metrics'? has no server available/, 300_000)
+          const markedDownMs = Date.now() - killed
+          await intake.restart(product)
+          const recoveryMs = await firstAnswer(t.answers, Date.now(), 202, 300_000)
+          health.push({ name, setting, startupHandshakes, cpuSecondsPerHour: (after.cpu - before.cpu) / 1000 * 3600 / opts.idleSeconds, handshakesPerHour: (after.connections - before.connections) * 3600 / opts.idleSeconds, rssMb: rss, to503Ms, markedDownMs, recoveryMs })
+        } finally {
+          await t.stop()
+        }
       } finally {
         await l.close()
       }
@@ -225,16 +268,16 @@ export async function runBench(opts: BenchOptions): Promise<{ markdown: string; 
       `Latency added by the proxy (one connection, keep-alive; ours minus direct): p50 ${fmt(ratios.addedP50 * 1000, 0)} µs, p99 ${fmt(ratios.addedP99 * 1000, 0)} µs`,
       `(direct p50 ${fmt(latency.direct.p50ms)} ms p99 ${fmt(latency.direct.p99ms)} ms; through ours p50 ${fmt(latency.ours.p50ms)} ms p99 ${fmt(latency.ours.p99ms)} ms).`,
       '',
-      `Health checks, each setting alone in front of the intake: idle over ${opts.idleSeconds} s, then the intake killed (until the proxy answers 503; until it logs the metrics backend without a server) and restarted (until a request gets 202 again).`,
+      `Health checks, each setting alone in front of the intake, every upstream host resolving to ${INTAKE_ADDRESSES.length} addresses (${INTAKE_ADDRESSES.length} servers per backend): the start's checks (until the intake sees no new connection for 2 s), then idle over ${opts.idleSeconds} s; then, under a request every 50 ms, the intake killed (until the proxy answers 503; until it logs the metrics backend without a server) and restarted (until a request gets 202 again).`,
       '',
-      '| setting | default-server checks | idle CPU s/hour | upstream TLS handshakes/minute | RSS MB | intake down -> 503 | -> marked down | intake back -> 202 |',
-      '|---|---|---:|---:|---:|---:|---:|---:|',
-      ...health.map((h) => `| ${h.name} | \`${h.setting}\` | ${fmt(h.cpuSecondsPerHour, 1)} | ${fmt(h.handshakesPerMinute, 0)} | ${fmt(h.rssMb, 1)} | ${fmt(h.to503Ms / 1000, 1)} s | ${fmt(h.markedDownMs / 1000, 1)} s | ${fmt(h.recoveryMs / 1000, 1)} s |`),
+      `| setting | default-server checks | start-up TLS handshakes | idle CPU s/hour | idle upstream TLS handshakes/hour (${INTAKE_ADDRESSES.length} addresses per host) | RSS MB | intake killed -> 503 | intake killed -> marked down | intake back -> 202 |`,
+      '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+      ...health.map((h) => `| ${h.name} | \`${h.setting}\` | ${h.startupHandshakes} | ${fmt(h.cpuSecondsPerHour, 1)} | ${fmt(h.handshakesPerHour, 0)} | ${fmt(h.rssMb, 1)} | ${fmt(h.to503Ms / 1000, 1)} s | ${fmt(h.markedDownMs / 1000, 1)} s | ${fmt(h.recoveryMs / 1000, 1)} s |`),
       '',
       `Proxy RSS after the load runs: ${fmt(rssMb, 1)} MB.`,
       '',
     ].join('\n')
-    const summary = `bench: ours/limit=${fmt(ratios.oursOverLimit)} ours/vendor-like=${fmt(ratios.oursOverVendor)} cpu-us-per-request=${fmt(ratios.cpuKeepAlive, 1)} cpu-us-per-new-connection-request=${fmt(ratios.cpuClose, 1)} added-p50-us=${fmt(ratios.addedP50 * 1000, 0)} added-p99-us=${fmt(ratios.addedP99 * 1000, 0)} idle-cpu-s-per-hour=${fmt(shippedHealth.cpuSecondsPerHour, 1)} idle-handshakes-per-minute=${fmt(shippedHealth.handshakesPerMinute, 0)} recovery-s=${fmt(shippedHealth.recoveryMs / 1000, 1)} proxy-rss-mb=${fmt(rssMb, 1)}`
+    const summary = `bench: ours/limit=${fmt(ratios.oursOverLimit)} ours/vendor-like=${fmt(ratios.oursOverVendor)} cpu-us-per-request=${fmt(ratios.cpuKeepAlive, 1)} cpu-us-per-new-connection-request=${fmt(ratios.cpuClose, 1)} added-p50-us=${fmt(ratios.addedP50 * 1000, 0)} added-p99-us=${fmt(ratios.addedP99 * 1000, 0)} idle-cpu-s-per-hour=${fmt(shippedHealth.cpuSecondsPerHour, 1)} idle-handshakes-per-hour-${INTAKE_ADDRESSES.length}-addresses=${fmt(shippedHealth.handshakesPerHour, 0)} marked-down-s=${fmt(shippedHealth.markedDownMs / 1000, 1)} recovery-s=${fmt(shippedHealth.recoveryMs / 1000, 1)} proxy-rss-mb=${fmt(rssMb, 1)}`
     mkdirSync(distDir, { recursive: true })
     const file = path.join(distDir, 'bench.md')
     writeFileSync(file, `${markdown}\n${summary}\n`)

@@ -197,7 +197,8 @@ export async function addFixtureIntakes(served: string, p: Product): Promise<voi
 // 127.0.0.2:443, which /etc/hosts names for every upstream host, its CA in the system store. The
 // live config is changed only where the container cannot help it: the host has no DNS server, so
 // the upstream addresses come from the libc (/etc/hosts) instead of the resolvers; `checkEvery`
-// shortens the health checks' interval (a DOWN intake is seen in seconds, not 30). Restarts the proxy.
+// shortens the health checks' interval (a DOWN intake is seen in seconds without traffic, where the
+// shipped setting checks a healthy server once a day). Restarts the proxy.
 export async function serveFixtureIntake(h: InstallerHost, p: Product, trustCa: (file: string) => string, opts: { which?: keyof typeof FIXTURE_INTAKE; checkEvery?: string } = {}): Promise<ShResult> {
   const dir = `/srv/repo/${FIXTURE_INTAKE[opts.which ?? 'trusted']}`
   return h.sh([

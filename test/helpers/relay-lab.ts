@@ -51,8 +51,9 @@ export interface LabOptions {
   // 1..254, distinct per concurrent lab: picks the loopback addresses
   id: number
   // the intake's certificate and, for the cipher case, its cipher list; 'down': nothing listens;
-  // { external }: the upstream hosts resolve to that address, where the caller runs an intake
-  intake: { cert: ServerCert; ciphers?: string; keepRecords?: boolean } | 'down' | { external: string }
+  // { external }: the upstream hosts resolve to that address (or those: one server of each backend
+  // per address), where the caller runs an intake
+  intake: { cert: ServerCert; ciphers?: string; keepRecords?: boolean; closeReused?: boolean } | 'down' | { external: string | string[] }
   // the CA certificate that stands in for the CA bundle the config names
   ca: string
   // the CA bundle path inside the config (the package format's)
