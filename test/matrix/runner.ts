@@ -85,7 +85,7 @@ async function installRow(t: Check, ctx: Context, h: InstallerHost, format: Pack
   // The same query names the example's package (so a failing query cannot pass for "no owner").
   t.is((await h.sh(pf.owner(exampleConfig(p)))).out.trim(), p.name, `the owner query names ${p.name} for the example`)
   const liveOwner = await h.sh(pf.owner(liveConfig(p)))
-  t.is(liveOwner.code === 1 && !liveOwner.out.includes(p.name) ? 'no owner' : `exit ${liveOwner.code}: ${liveOwner.out}`, 'no owner', 'the live config is no package\'s: the operator\'s')
+  t.is(liveOwner.code === 1 && !liveOwner.out.split('\n').includes(p.name) ? 'no owner' : `exit ${liveOwner.code}: ${liveOwner.out}`, 'no owner', 'the live config is no package\'s: the operator\'s')
   t.is((await h.sh(`stat -c %U:%G:%a ${liveConfig(p)}`)).out.trim(), `${p.user}:${p.group}:640`, 'live config dd-agent:dd-agent 640')
   t.is((await h.sh(`stat -c %U:%G:%a ${exampleConfig(p)} ${p.paths.embedded}/sbin/haproxy`)).out.trim(), 'root:root:644\nroot:root:755', 'example and binary owned by root')
   t.is((await h.sh(`test -s ${p.paths.embedded}/ssl/fipsmodule.cnf && ${fipsinstallPath(p)}`)).code, 0, 'fipsmodule.cnf generated on this host and verified')
