@@ -208,6 +208,9 @@ export async function serveFixtureIntake(h: InstallerHost, p: Product, trustCa: 
     ...(opts.checkEvery ? [`sed -i 's/ check inter [0-9a-z]* / check inter ${opts.checkEvery} /' ${liveConfig(p)}`] : []),
     stopFixtureIntakeCommand,
     `(OPENSSL_CONF=/dev/null setsid ${p.paths.embedded}/bin/openssl s_server -accept 127.0.0.2:443 -cert ${dir}/server.pem -www -quiet >/dev/null 2>&1 &)`,
+    // The matrix restarts the proxy more often than a host would (restart, reinstall, start, a
+    // vendor config, this): systemd's start limit (5 in 10 s) refused one on a fast run of trixie.
+    `systemctl reset-failed ${p.name}`,
     `systemctl restart ${p.name}`,
   ].join(' && '))
 }
