@@ -41,14 +41,14 @@ repos: tools-proxy+packages+repos packages
 
 # The distro matrix (test/matrix/matrix.yaml): every row this machine can run.
 matrix: tools-proxy+packages+matrix packages
-	$(TSX) scripts/matrix.ts
+	$(TSX) test/harness/matrix.ts
 
 bench: tools-proxy+packages+bench packages
-	$(TSX) scripts/bench.ts
+	$(TSX) test/harness/bench.ts
 
 # CI files for engines with runners, generated from the matrix definition (committed).
 ci-files: node_modules
-	$(TSX) scripts/ci-files.ts
+	$(TSX) test/harness/ci-files.ts
 
 typecheck: node_modules
 	node_modules/.bin/tsc --noEmit
@@ -56,7 +56,7 @@ typecheck: node_modules
 # The tier that needs no build, no container and no root: the type check and the tests of the
 # product definition, versions, tools, sources, the datadog.yaml editor and the install script's
 # functions (rendered in memory). The first thing to run after an edit; make test runs them too.
-CHECK_TESTS := test/product.test.ts test/version.test.ts test/exec.test.ts test/tools.test.ts test/sources.test.ts test/yaml-patch.test.ts test/installer-lib.test.ts
+CHECK_TESTS := test/layering.test.ts test/product.test.ts test/version.test.ts test/exec.test.ts test/tools.test.ts test/sources.test.ts test/yaml-patch.test.ts test/installer-lib.test.ts
 check: tools-check typecheck
 	$(AVA) $(CHECK_TESTS)
 
@@ -64,7 +64,7 @@ check: tools-check typecheck
 # and no daemon answering on DOCKER_HOST, each step starts and stops one of its own.
 test: tools-proxy+packages+image+test packages image proxy-two-source typecheck
 	$(TSX) scripts/with-engine.ts $(AVA)
-	$(TSX) scripts/matrix.ts
+	$(TSX) test/harness/matrix.ts
 
 clean:
 	rm -rf build dist

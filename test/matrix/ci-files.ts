@@ -3,7 +3,7 @@
 // (MATRIX_STRICT=1: a job whose row cannot get its image fails rather than passing as not run).
 // Every row that can run in a container somewhere is a job: on a runner with a registry the
 // rows without `local` pull their distribution's image. The others are named in a comment.
-import { type MatrixRow, placement } from '../../test/matrix/definition.ts'
+import { type MatrixRow, placement } from './definition.ts'
 
 const HEADER = '# Generated from test/matrix/matrix.yaml by `make ci-files`; do not edit (a test checks it is current).'
 // The proxy build cache survives between pipelines, keyed by what the build depends on.

@@ -5,8 +5,8 @@
 //   BENCH_CONNECTIONS=8   concurrent client connections
 //   BENCH_ROUNDS=3        interleaved runs per path (the median is reported)
 //   BENCH_IDLE_SECONDS=60 the quiet interval of the idle cost, per health-check setting
-import { main } from './lib/main.ts'
-import { runBench } from '../test/bench/bench.ts'
+import { main } from '../../scripts/lib/main.ts'
+import { runBench } from '../bench/bench.ts'
 
 await main(async () => {
   const { markdown, summary, file } = await runBench({

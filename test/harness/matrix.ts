@@ -11,11 +11,11 @@
 //   MATRIX_ENGINE=docker|podman           the container engine (default docker); docker starts a
 //                                         daemon of its own when none answers on DOCKER_HOST
 import path from 'node:path'
-import { withContainerEngine } from './lib/engine-session.ts'
-import { main } from './lib/main.ts'
-import { distDir } from './lib/paths.ts'
-import { type MatrixRow, loadMatrix } from '../test/matrix/definition.ts'
-import { resultsMarkdown, runMatrix, writeReports } from '../test/matrix/runner.ts'
+import { withContainerEngine } from '../../scripts/lib/engine-session.ts'
+import { main } from '../../scripts/lib/main.ts'
+import { distDir } from '../../scripts/lib/paths.ts'
+import { type MatrixRow, loadMatrix } from '../matrix/definition.ts'
+import { resultsMarkdown, runMatrix, writeReports } from '../matrix/runner.ts'
 
 // MATRIX_IMAGES: each named row runs from the given image, as a registry row (its `local` way
 // is dropped).
