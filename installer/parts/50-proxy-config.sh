@@ -40,15 +40,9 @@ configure_proxy_logs() {
         say "  $proxy_user added to the group systemd-journal (it may read the journal)"
         changed=true
     fi
-    if [ "$(top_level_value logs_enabled "$agent_config")" != true ]; then
+    if [ "$(yaml_bool "$(agent_yaml_value "$agent_config" logs_enabled)")" != true ]; then
         say "  warning: logs_enabled is not true in $agent_config: the Agent collects no logs until it is (set it, then restart datadog-agent)"
     fi
-}
-
-# The value of top-level scalar key $1 of YAML file $2 (nothing if absent), quotes and comment off.
-top_level_value() {
-    # shellcheck disable=SC2016 # an awk program: $0 is awk's
-    as_root awk -v k="$1" 'index($0, k ":") == 1 { v = substr($0, length(k) + 2); sub(/[ \t]+#.*$/, "", v); gsub(/^[ \t"\047]+|[ \t"\047]+$/, "", v) } END { print v }' "$2" 2>/dev/null || true
 }
 
 # install_info, which the Agent reports as its install method: the Agent's (when it is installed)

@@ -7,7 +7,7 @@ revert_fips_mode() {
     if [ -f "$agent_config" ]; then
         fips_yaml_edit revert "$agent_config" >/dev/null || fail "$EXIT_GENERAL" "$agent_config is not valid YAML (see above); fix it and run this again. Nothing was changed."
         if edit_agent_config revert; then
-            say "  the fips settings are out of $agent_config: the Agent sends directly to $(top_level_value site "$agent_config"), without the FIPS proxy"
+            say "  the fips settings are out of $agent_config: the Agent sends directly to $(agent_yaml_value "$agent_config" site), without the FIPS proxy"
             changed=true
         else
             say "  $agent_config has no fips settings to remove"
