@@ -56,7 +56,7 @@ typecheck: node_modules
 # The tier that needs no build, no container and no root: the type check and the tests of the
 # product definition, versions, tools, sources, the datadog.yaml editor and the install script's
 # functions (rendered in memory). The first thing to run after an edit; make test runs them too.
-CHECK_TESTS := test/layering.test.ts test/product.test.ts test/version.test.ts test/exec.test.ts test/tools.test.ts test/sources.test.ts test/yaml-patch.test.ts test/installer-lib.test.ts
+CHECK_TESTS := test/layering.test.ts test/docs.test.ts test/product.test.ts test/version.test.ts test/exec.test.ts test/tools.test.ts test/sources.test.ts test/yaml-patch.test.ts test/installer-lib.test.ts
 check: tools-check typecheck
 	$(AVA) $(CHECK_TESTS)
 
