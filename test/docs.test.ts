@@ -1,15 +1,16 @@
 // The pages (README.md, and the README.md of installer/, packaging/, scripts/ and test/) against
 // what they describe, so that they cannot drift from it unnoticed: every relative link and anchor
-// resolves; the front page names every make target and every variable the toolchain reads; the
-// install script's variable table has every variable the script reads, and no other; packaging's
-// page shows the platform files exactly as make image writes them; the test page has one row per
-// test file, its `check` rows being make check's. Part of make check (no build needed).
+// resolves; the front page names every make target, every variable the toolchain reads and every
+// package of make deps; the install script's variable table has every variable the script reads,
+// and no other; packaging's page shows the platform files exactly as make image writes them; the
+// test page has one row per test file, its `check` rows being make check's. Part of make check.
 import test from 'ava'
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { ECS_LAUNCH_TYPES, ecsTaskDefinition, helmValues, operatorSpec } from '../scripts/lib/image-platforms.ts'
 import { repoRoot } from '../scripts/lib/paths.ts'
 import { loadProduct } from '../scripts/lib/product.ts'
+import { allPackages } from '../scripts/lib/tools.ts'
 
 const PAGES = ['README.md', 'installer/README.md', 'packaging/README.md', 'scripts/README.md', 'test/README.md']
 const read = (file: string) => readFileSync(path.join(repoRoot, file), 'utf8')
@@ -62,6 +63,12 @@ test('every relative link and anchor of the pages resolves', (t) => {
 test("the front page's target table is the Makefile's targets", (t) => {
   const documented = [...read('README.md').matchAll(/^\| `make ([a-z-]+)` \|/gm)].map((m) => m[1])
   t.deepEqual(sorted(documented), sorted(makeList('.PHONY')))
+})
+
+test("the front page's make deps row names every package of the tool table", (t) => {
+  const row = read('README.md').split('\n').find((l) => l.startsWith('| `make deps` |')) ?? ''
+  const named = (pkg: string) => new RegExp(`(?<![\\w.-])${pkg.replace(/[.+]/g, '\\$&')}(?![\\w.-])`).test(row)
+  t.deepEqual(allPackages().filter((pkg) => !named(pkg)), [])
 })
 
 test('the front page names every variable that the toolchain and the harness read', (t) => {
