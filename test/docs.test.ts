@@ -1,9 +1,10 @@
 // The pages (README.md, and the README.md of installer/, packaging/, scripts/ and test/) against
 // what they describe, so that they cannot drift from it unnoticed: every relative link and anchor
 // resolves; the front page names every make target, every variable the toolchain reads and every
-// package of make deps; the install script's variable table has every variable the script reads,
-// and no other; packaging's page shows the platform files exactly as make image writes them; the
-// test page has one row per test file, its `check` rows being make check's. Part of make check.
+// package of make deps; scripts/README.md names every module of scripts/lib/; the install script's
+// variable table has every variable the script reads, and no other; packaging's page shows the
+// platform files exactly as make image writes them; the test page has one row per test file, its
+// `check` rows being make check's. Part of make check.
 import test from 'ava'
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import path from 'node:path'
@@ -77,6 +78,13 @@ test('the front page names every variable that the toolchain and the harness rea
     .flatMap((file) => [...read(file).matchAll(/process\.env\.([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]))
   t.true(read_.length > 10, `${read_.length} variables found`)
   t.deepEqual(sorted(read_).filter((name) => !new RegExp(`\\b${name}\\b`).test(readme)), [])
+})
+
+test("scripts/README.md's module table names every module of scripts/lib/", (t) => {
+  const rows = read('scripts/README.md').split('\n').filter((l) => /^\| `[a-z-]+`/.test(l)).map((l) => l.split(' | ')[0])
+  const named = new Set(rows.flatMap((cell) => [...cell.matchAll(/`([a-z-]+)`/g)].map((m) => m[1])))
+  const modules = readdirSync(path.join(repoRoot, 'scripts', 'lib')).filter((f) => f.endsWith('.ts')).map((f) => f.replace(/\.ts$/, ''))
+  t.deepEqual(modules.filter((m) => !named.has(m)), [])
 })
 
 test("installer/README.md's table has every variable the install script reads, and no other", (t) => {
