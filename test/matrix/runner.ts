@@ -5,7 +5,7 @@
 // with a registry); where it cannot, the row is reported as not run, with the engine's reason.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { type EngineName, engine, preparedImage, pullImage, removeContainersNamed } from '../../scripts/lib/containers.ts'
+import { type EngineName, engine, preparedImage, pullImage, removeContainersNamed } from '../harness/containers.ts'
 import { formatDuration } from '../../scripts/lib/exec.ts'
 import { TLS12_CIPHERS, TLS13_SUITES } from '../../scripts/lib/haproxy-config.ts'
 import { packageVersion } from '../../scripts/lib/packages.ts'
