@@ -9,7 +9,7 @@ import path from 'node:path'
 import { importImage, startSystemd, type Container } from '../harness/containers.ts'
 import { cacheDir, distDir } from '../../scripts/lib/paths.ts'
 import { type Product, agentConfig, datadogYamlAwkPath, liveConfig, loadProduct } from '../../scripts/lib/product.ts'
-import { buildRepos, rpmRepoPath } from '../../scripts/lib/repo.ts'
+import { buildRepos, rpmRepoPaths } from '../../scripts/lib/repo.ts'
 import { debianRootfsTarball } from '../harness/rootfs.ts'
 import { signingKey } from '../../scripts/lib/signing.ts'
 import { buildFixtureAgent } from '../fixtures/datadog-agent/fixture-agent.ts'
@@ -61,8 +61,7 @@ export async function servedTree(packagesOf: (format: string) => string[]): Prom
 export interface ShResult { code: number; out: string; err: string }
 
 // The RPM repositories of a served tree: both flavours, every architecture.
-export const servedRpmRepos = (served: string, p: Product) =>
-  (['rhel', 'suse'] as const).flatMap((flavour) => p.architectures.map((a) => path.join(served, rpmRepoPath(p, flavour, AGENT_MAJOR, a.rpm))))
+export const servedRpmRepos = (served: string, p: Product) => rpmRepoPaths(p, AGENT_MAJOR).map((dir) => path.join(served, dir))
 
 export interface InstallerHost {
   container: Container
