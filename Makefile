@@ -63,7 +63,7 @@ check: tools-check typecheck
 # MATRIX_ENGINE=docker|podman (default docker) for the tests' containers and the matrix; with docker
 # and no daemon answering on DOCKER_HOST, each step starts and stops one of its own.
 test: tools-proxy+packages+image+test packages image proxy-two-source typecheck
-	$(TSX) scripts/with-engine.ts $(AVA)
+	$(TSX) test/harness/with-engine.ts $(AVA)
 	$(TSX) test/harness/matrix.ts
 
 clean:

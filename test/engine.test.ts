@@ -5,8 +5,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { $ } from 'zx'
-import { dockerAnswers, requestedEngine } from '../scripts/lib/containers.ts'
-import { mountTableChanges, withContainerEngine } from '../scripts/lib/engine-session.ts'
+import { dockerAnswers, requestedEngine } from './harness/containers.ts'
+import { mountTableChanges, withContainerEngine } from './harness/engine-session.ts'
 
 test('MATRIX_ENGINE is docker by default, docker or podman when set, and nothing else', (t) => {
   t.is(requestedEngine(undefined), 'docker')
