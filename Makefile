@@ -60,7 +60,8 @@ typecheck: node_modules
 
 # The tier that needs no build, no container and no root: the type check and the tests of the
 # product definition, versions, tools, sources, the datadog.yaml editor, the install script's
-# functions (rendered in memory) and the CI files (with GitHub's and GitLab's own validators). The first thing to run after an edit; make test runs them too.
+# functions (rendered in memory) and the CI files (with GitHub's and GitLab's own validators). The
+# first thing to run after an edit; make test runs them too.
 CHECK_TESTS := test/layering.test.ts test/product.test.ts test/version.test.ts test/exec.test.ts test/tools.test.ts test/sources.test.ts test/yaml-patch.test.ts test/installer-lib.test.ts test/ci-files.test.ts
 check: tools-check typecheck
 	$(AVA) $(CHECK_TESTS)
@@ -68,7 +69,7 @@ check: tools-check typecheck
 # MATRIX_ENGINE=docker|podman (default docker) for the tests' containers and the matrix; with docker
 # and no daemon answering on DOCKER_HOST, each step starts and stops one of its own.
 test: tools-proxy+packages+image+test packages image proxy-two-source typecheck
-	$(TSX) scripts/with-engine.ts $(AVA)
+	$(TSX) test/harness/with-engine.ts $(AVA)
 	$(TSX) test/harness/matrix.ts
 
 clean:

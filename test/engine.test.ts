@@ -5,8 +5,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { $ } from 'zx'
-import { dockerAnswers, requestedEngine } from '../scripts/lib/containers.ts'
-import { OUTER_RUN, mountTableChanges, withContainerEngine } from '../scripts/lib/engine-session.ts'
+import { dockerAnswers, requestedEngine } from './harness/containers.ts'
+import { OUTER_RUN, mountTableChanges, withContainerEngine } from './harness/engine-session.ts'
 
 test('MATRIX_ENGINE is docker by default, docker or podman when set, and nothing else', (t) => {
   t.is(requestedEngine(undefined), 'docker')
@@ -69,7 +69,7 @@ async function withMountLeftBehind(run: (mount: () => Promise<void>) => Promise<
 
 test.serial('a run fails on a mount it left behind; inside another run, it leaves that check to the outer one', async (t) => {
   const saved = { MATRIX_ENGINE: process.env.MATRIX_ENGINE, [OUTER_RUN]: process.env[OUTER_RUN] }
-  // podman: no daemon to start; the test suite itself runs inside a run (scripts/with-engine.ts).
+  // podman: no daemon to start; the test suite itself runs inside a run (test/harness/with-engine.ts).
   process.env.MATRIX_ENGINE = 'podman'
   try {
     delete process.env[OUTER_RUN]

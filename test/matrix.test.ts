@@ -1,13 +1,14 @@
 // The matrix definition and the runner itself: every supported family and release is a row, a
-// row broken on purpose is reported as failed, with the failing check named, in the table and in JUnit; a row whose image cannot be
-// pulled is reported as not run, with the reason; a distribution's bare image is prepared and
-// passes the checks (registry mode, with a bare Debian imported here standing in for the registry's).
+// row broken on purpose is reported as failed, with the failing check named, in the table and in
+// JUnit; a row whose image cannot be pulled is reported as not run, with the reason; a
+// distribution's bare image is prepared and passes the checks (registry mode, with a bare Debian
+// imported here standing in for the registry's).
 import test from 'ava'
 import { $ } from 'zx'
-import { engine, importImage } from '../scripts/lib/containers.ts'
+import { engine, importImage } from './harness/containers.ts'
 import { cacheDir } from '../scripts/lib/paths.ts'
 import { loadProduct } from '../scripts/lib/product.ts'
-import { debianRootfsTarball } from '../scripts/lib/rootfs.ts'
+import { debianRootfsTarball } from './harness/rootfs.ts'
 import { prepareScript } from './matrix/platforms.ts'
 import { loadMatrix, placement } from './matrix/definition.ts'
 import { Collector } from './matrix/checks.ts'

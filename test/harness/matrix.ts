@@ -13,7 +13,7 @@
 //   MATRIX_ENGINE=docker|podman           the container engine (default docker); docker starts a
 //                                         daemon of its own when none answers on DOCKER_HOST
 import path from 'node:path'
-import { withContainerEngine } from '../../scripts/lib/engine-session.ts'
+import { withContainerEngine } from './engine-session.ts'
 import { main } from '../../scripts/lib/main.ts'
 import { distDir } from '../../scripts/lib/paths.ts'
 import { type MatrixRow, loadMatrix } from '../matrix/definition.ts'

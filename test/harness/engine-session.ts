@@ -12,8 +12,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { $ } from 'zx'
 import { dockerAnswers, requestedEngine } from './containers.ts'
-import { formatDuration, withLock } from './exec.ts'
-import { buildDir, cacheDir } from './paths.ts'
+import { formatDuration, withLock } from '../../scripts/lib/exec.ts'
+import { buildDir, cacheDir } from '../../scripts/lib/paths.ts'
 
 const mountTable = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean)
 
