@@ -18,6 +18,7 @@ import { type Assertion, type Check, Collector } from './checks.ts'
 import { NEXT_VERSION, buildNextPackages, debianChroot, rpmRootScenario } from './chroot-scenarios.ts'
 import { type MatrixRow, type Placement, placement } from './definition.ts'
 import { type Platform, platform, prepareScript } from './platforms.ts'
+import { ROW_ARCH } from './row-inputs.ts'
 import { becomeRpmHost, standInDescription, standInImage, standInPlatform } from './stand-ins.ts'
 import { type TamperedTrees, tamperedTrees } from './tampered.ts'
 import { caBundleLinkTarget, keepVendorConfigCommand, serveVendorDialect, vendorResolutionFromLibcCommand } from '../helpers/vendor-dialect.ts'
@@ -259,7 +260,7 @@ async function runRow(row: MatrixRow, where: Exclude<Placement, { kind: 'nowhere
     timedOut.throwIfAborted()
     const { root, remove } = await debianChroot()
     try {
-      await rpmRootScenario(t, product, format, distPackage(row.format, 'x86_64'), nextPackage(row.format), root)
+      await rpmRootScenario(t, product, format, distPackage(row.format, ROW_ARCH), nextPackage(row.format), root)
     } finally {
       remove()
     }
