@@ -33,6 +33,12 @@ while [ $# -gt 0 ]; do
 done
 
 name=@NAME@
+# The reader of datadog.yaml beside this script (share/datadog-yaml.awk of the same tree), so that
+# an unpacked package checks with its own reader too.
+datadog_yaml_awk() {
+    cat "$(dirname "$0")/../share/datadog-yaml.awk"
+}
+
 config=@LIVE_CONFIG@
 example=@EXAMPLE_CONFIG@
 env_file=@ENV_FILE@
