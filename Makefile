@@ -3,7 +3,7 @@ SHELL := /bin/bash
 TSX := node_modules/.bin/tsx
 AVA := node_modules/.bin/ava
 
-.PHONY: deps check proxy proxy-two-source packages image repos matrix bench ci-files test typecheck clean
+.PHONY: deps check proxy proxy-two-source packages image repos matrix matrix-prebuilt bench ci-files test typecheck clean
 
 # Each target first checks the tools it runs and those of the targets it builds first, before any
 # of them starts (scripts/lib/tools.ts, which names each one's Debian package); as root it installs
@@ -43,6 +43,11 @@ repos: tools-proxy+packages+repos packages
 matrix: tools-proxy+packages+matrix packages
 	$(TSX) test/harness/matrix.ts
 
+# The same on what make packages already wrote (a CI row job, after the build job's artifact):
+# builds nothing, and stops, naming what is missing, where dist/ or build/ lacks it.
+matrix-prebuilt: tools-matrix
+	$(TSX) test/harness/matrix.ts
+
 bench: tools-proxy+packages+bench packages
 	$(TSX) test/harness/bench.ts
 
@@ -54,16 +59,17 @@ typecheck: node_modules
 	node_modules/.bin/tsc --noEmit
 
 # The tier that needs no build, no container and no root: the type check and the tests of the
-# product definition, versions, tools, sources, the datadog.yaml editor and the install script's
-# functions (rendered in memory). The first thing to run after an edit; make test runs them too.
-CHECK_TESTS := test/layering.test.ts test/product.test.ts test/version.test.ts test/exec.test.ts test/tools.test.ts test/sources.test.ts test/yaml-patch.test.ts test/installer-lib.test.ts
+# product definition, versions, tools, sources, the datadog.yaml editor, the install script's
+# functions (rendered in memory), these pages and the CI files (with GitHub's and GitLab's own
+# validators). The first thing to run after an edit; make test runs them too.
+CHECK_TESTS := test/layering.test.ts test/docs.test.ts test/product.test.ts test/version.test.ts test/exec.test.ts test/tools.test.ts test/sources.test.ts test/yaml-patch.test.ts test/installer-lib.test.ts test/ci-files.test.ts
 check: tools-check typecheck
 	$(AVA) $(CHECK_TESTS)
 
 # MATRIX_ENGINE=docker|podman (default docker) for the tests' containers and the matrix; with docker
 # and no daemon answering on DOCKER_HOST, each step starts and stops one of its own.
 test: tools-proxy+packages+image+test packages image proxy-two-source typecheck
-	$(TSX) scripts/with-engine.ts $(AVA)
+	$(TSX) test/harness/with-engine.ts $(AVA)
 	$(TSX) test/harness/matrix.ts
 
 clean:

@@ -1,12 +1,12 @@
 // The container engine of a run (MATRIX_ENGINE) and the guarantee that a run leaves the host's
-// mount table as it found it.
+// mount table as it found it (checked by the outermost run: one inside another leaves it to that).
 import test from 'ava'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { $ } from 'zx'
-import { dockerAnswers, requestedEngine } from '../scripts/lib/containers.ts'
-import { mountTableChanges, withContainerEngine } from '../scripts/lib/engine-session.ts'
+import { dockerAnswers, requestedEngine } from './harness/containers.ts'
+import { OUTER_RUN, mountTableChanges, withContainerEngine } from './harness/engine-session.ts'
 
 test('MATRIX_ENGINE is docker by default, docker or podman when set, and nothing else', (t) => {
   t.is(requestedEngine(undefined), 'docker')
@@ -49,5 +49,43 @@ test.serial('MATRIX_ENGINE=docker with no daemon answering: the run starts its o
       else process.env[k] = v
     }
     rmSync(cache, { recursive: true, force: true })
+  }
+})
+
+// Runs run with a mount() that mounts a tmpfs on a directory of its own and leaves it mounted until
+// the run has ended (then it is unmounted); returns the directory and what the run threw.
+async function withMountLeftBehind(run: (mount: () => Promise<void>) => Promise<unknown>): Promise<{ dir: string; error?: Error }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'engine-mount-'))
+  try {
+    await run(async () => { await $({ quiet: true })`mount -t tmpfs dd-fips-engine-test ${dir}` })
+    return { dir }
+  } catch (error) {
+    return { dir, error: error as Error }
+  } finally {
+    await $({ quiet: true, nothrow: true })`umount ${dir}`
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+test.serial('a run fails on a mount it left behind; inside another run, it leaves that check to the outer one', async (t) => {
+  const saved = { MATRIX_ENGINE: process.env.MATRIX_ENGINE, [OUTER_RUN]: process.env[OUTER_RUN] }
+  // podman: no daemon to start; the test suite itself runs inside a run (test/harness/with-engine.ts).
+  process.env.MATRIX_ENGINE = 'podman'
+  try {
+    delete process.env[OUTER_RUN]
+    const alone = await withMountLeftBehind((mount) => withContainerEngine(mount, () => {}))
+    const message = alone.error?.message ?? 'no error'
+    t.regex(message, /^the host's mount table changed during the run/)
+    t.true(message.split('\n').some((l) => l.startsWith('+ ') && l.includes(` ${alone.dir} `)), message)
+    t.is(process.env[OUTER_RUN], undefined, 'the run unsets what it set')
+    process.env[OUTER_RUN] = 'an outer run'
+    const inside = await withMountLeftBehind((mount) => withContainerEngine(mount, () => {}))
+    t.is(inside.error, undefined)
+    t.is(process.env[OUTER_RUN], 'an outer run', 'an inner run leaves the outer one\'s mark')
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k]
+      else process.env[k] = v
+    }
   }
 })

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { $ } from 'zx'
-import { liveConfig, loadProduct, selfCheckPath } from '../scripts/lib/product.ts'
+import { agentConfig, agentLogsConfig, liveConfig, loadProduct, selfCheckPath } from '../scripts/lib/product.ts'
 import { FIXTURE_POSTINST_HOLD } from './fixtures/datadog-agent/fixture-agent.ts'
 import { SCRIPT } from './helpers/dist.ts'
 import { HOSTILE } from './helpers/installer-lib.ts'
@@ -15,11 +15,11 @@ import { type InstallerHost, REPO_URL, TEST_API_KEY, fipsInstallEnv, fipsSetting
 
 const product = loadProduct()
 const FIPS_ENV = fipsInstallEnv(product)
-const AGENT_YAML = '/etc/datadog-agent/datadog.yaml'
+const AGENT_YAML = agentConfig(product)
 const FIPS = fipsSettings(product)
 // The prefix of every temporary file of the script (its work directory, files beside a target).
 const TEMP = `.${SCRIPT.replace(/\.sh$/, '')}-tmp.`
-const LOGS_CONFIG = '/etc/datadog-agent/conf.d/fips_proxy.d/conf.yaml'
+const LOGS_CONFIG = agentLogsConfig(product)
 
 test('a fresh FIPS install with hostile values: datadog.yaml parses back to them', async (t) => {
   await withHost(async (h) => {
@@ -30,7 +30,7 @@ test('a fresh FIPS install with hostile values: datadog.yaml parses back to them
     t.deepEqual(config.tags, HOSTILE.DD_TAGS.split(','))
     t.is(config.hostname, HOSTILE.DD_HOSTNAME)
     t.deepEqual(config.fips, FIPS, 'the only fips mapping is the script\'s')
-    t.is((await h.sh('ls /etc/datadog-agent/ | grep -c "\\.bak$" || true')).out.trim(), '0', 'a new datadog.yaml is written once: no backup of a file nobody wrote')
+    t.is((await h.sh('ls ${product.agent.configDir}/ | grep -c "\\.bak$" || true')).out.trim(), '0', 'a new datadog.yaml is written once: no backup of a file nobody wrote')
   })
 })
 
@@ -53,7 +53,7 @@ test('DD_INSTALL_ONLY: a package install that fails leaves no policy-rc.d behind
     t.regex(r.out, /datadog-fips-proxy-fixture-missing-dependency/, 'apt says what is missing')
     t.regex(r.out, /apt-get install .* failed/)
     t.is((await h.sh('test -e /usr/sbin/policy-rc.d')).code, 1, 'the policy-rc.d of the install is gone')
-    t.is((await h.sh(`ls -a /tmp /etc/datadog-agent 2>/dev/null | grep -c '^${TEMP}' || true`)).out.trim(), '0', 'no temporary file left')
+    t.is((await h.sh(`ls -a /tmp ${product.agent.configDir} 2>/dev/null | grep -c '^${TEMP}' || true`)).out.trim(), '0', 'no temporary file left')
   }, await unsatisfiableTree())
 })
 
@@ -61,17 +61,17 @@ test('DD_INSTALL_ONLY: a package install that fails leaves no policy-rc.d behind
 async function assertConverged(t: any, h: InstallerHost, what: string) {
   const again = await h.install(FIPS_ENV)
   t.is(again.code, 0, `${what}: the plain re-run exits 0:\n${again.out}`)
-  t.is((await h.sh(`systemctl is-active ${product.name} datadog-agent`)).out, 'active\nactive\n', `${what}: both services active`)
+  t.is((await h.sh(`systemctl is-active ${product.name} ${product.agent.service}`)).out, 'active\nactive\n', `${what}: both services active`)
   t.is((await h.sh(`systemctl is-enabled ${product.name}`)).out.trim(), 'enabled', `${what}: the proxy starts at boot`)
   t.is(await statOf(h, liveConfig(product)), `${product.user}:${product.group}:640`, `${what}: live config`)
   const config = await yamlOf(h, AGENT_YAML)
   t.deepEqual(config.fips, FIPS, `${what}: datadog.yaml's fips settings`)
   t.is(config.api_key, TEST_API_KEY, `${what}: datadog.yaml has the API key`)
   t.is(await statOf(h, AGENT_YAML), 'dd-agent:dd-agent:640', `${what}: datadog.yaml owner and mode`)
-  t.is((await h.sh(`find /tmp /etc/datadog-agent ${product.paths.configDir} ${product.paths.embedded}/ssl -maxdepth 1 \\( -name '${TEMP}*' -o -name 'fipsmodule.cnf.*' \\)`)).out, '', `${what}: no temporary file left`)
+  t.is((await h.sh(`find /tmp ${product.agent.configDir} ${product.paths.configDir} ${product.paths.embedded}/ssl -maxdepth 1 \\( -name '${TEMP}*' -o -name 'fipsmodule.cnf.*' \\)`)).out, '', `${what}: no temporary file left`)
   t.is((await h.sh('test -e /usr/sbin/policy-rc.d')).code, 1, `${what}: no policy-rc.d`)
   t.is((await h.sh('dpkg --audit')).out, '', `${what}: dpkg --audit is clean`)
-  t.is((await h.sh(`dpkg --verify ${product.name} datadog-agent`)).out, '', `${what}: the packages' files verify`)
+  t.is((await h.sh(`dpkg --verify ${product.name} ${product.agent.package}`)).out, '', `${what}: the packages' files verify`)
   return again.out
 }
 
@@ -96,7 +96,7 @@ const KILL_POINTS: { what: string; env?: Record<string, string>; before?: string
   {
     // The new datadog.yaml is being written under its temporary name.
     what: 'during the configuration (writing datadog.yaml)',
-    reached: `compgen -G '/etc/datadog-agent/${TEMP}*' >/dev/null`,
+    reached: `compgen -G '${product.agent.configDir}/${TEMP}*' >/dev/null`,
   },
 ]
 
@@ -109,7 +109,7 @@ for (const point of KILL_POINTS) {
       if (point.before) await h.sh(point.before)
       const out = await h.killedInstall({ ...FIPS_ENV, ...point.env }, point.reached)
       t.notRegex(out, /\* Done/, 'the run was cut off before its end')
-      const left = (await h.sh(`{ dpkg --audit; ls -a /tmp /etc/datadog-agent 2>/dev/null | grep '^${TEMP}'; ls /usr/sbin/policy-rc.d; } 2>/dev/null`)).out
+      const left = (await h.sh(`{ dpkg --audit; ls -a /tmp ${product.agent.configDir} 2>/dev/null | grep '^${TEMP}'; ls /usr/sbin/policy-rc.d; } 2>/dev/null`)).out
       t.log(`left behind ${point.what}: ${left.trim().replace(/\n+/g, ' | ') || 'nothing'}`)
       if (point.after) await h.sh(point.after)
       const again = await assertConverged(t, h, point.what)
@@ -137,7 +137,7 @@ test('DD_FIPS_PROXY_LOGS_ENABLED, the package\'s purge, then DD_FIPS_REVERT', as
     t.is(logs.code, 0, logs.out)
     t.deepEqual(await yamlOf(h, LOGS_CONFIG), { logs: [{ type: 'journald', source: product.name, include_units: [`${product.name}.service`] }] })
     t.regex((await h.sh('id -nG dd-agent')).out, /\bsystemd-journal\b/)
-    t.regex(logs.out, /warning: logs_enabled is not true in \/etc\/datadog-agent\/datadog\.yaml/)
+    t.true(logs.out.includes(`warning: logs_enabled is not true in ${AGENT_YAML}`), logs.out)
     t.regex(logs.out, /\n {2}PASS {2}logs +the Agent collects datadog-fips-proxy's journal/)
     await h.mark()
     const again = await h.install({ ...FIPS_ENV, DD_FIPS_PROXY_LOGS_ENABLED: 'true' })
@@ -158,16 +158,16 @@ test('DD_FIPS_PROXY_LOGS_ENABLED, the package\'s purge, then DD_FIPS_REVERT', as
 
     // Back in FIPS mode, then out of it with the script.
     t.is((await h.install(FIPS_ENV)).code, 0)
-    const agentPid = await mainPid(h, 'datadog-agent')
+    const agentPid = await mainPid(h, product.agent.service)
     const revert = await h.install({ DD_FIPS_REVERT: 'true' })
     t.is(revert.code, 0, revert.out)
     const config = await yamlOf(h, AGENT_YAML)
     t.is(config.fips, undefined, 'the fips settings are gone')
     t.is(config.site, product.site, 'the Agent keeps sending to the FIPS site, not to its default one')
     t.is(config.api_key, TEST_API_KEY)
-    t.is((await h.sh('ls /etc/datadog-agent/datadog.yaml.*.bak | wc -l')).out.trim(), '1', 'a backup of datadog.yaml')
+    t.is((await h.sh(`ls ${AGENT_YAML}.*.bak | wc -l`)).out.trim(), '1', 'a backup of datadog.yaml')
     t.is((await h.sh(`test -e ${LOGS_CONFIG}`)).code, 1, 'the log source is gone')
-    t.not(await mainPid(h, 'datadog-agent'), agentPid, 'the Agent restarted')
+    t.not(await mainPid(h, product.agent.service), agentPid, 'the Agent restarted')
     t.is((await h.sh(`dpkg-query -W -f '\${Status}' ${product.name} 2>/dev/null || true`)).out.includes('install ok installed'), false, 'the proxy is removed')
     t.is((await h.sh(`ls -A ${product.paths.prefix} ${product.paths.configDir} 2>/dev/null | wc -l`)).out.trim(), '0', 'and everything it and the script put on the host')
     t.notRegex(revert.out, /still has fips\.enabled: true/, 'datadog.yaml was reverted before the package went')

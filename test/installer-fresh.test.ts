@@ -4,7 +4,7 @@
 // exit codes. Each test has its own host: they run side by side.
 import test from 'ava'
 import path from 'node:path'
-import { exampleConfig, liveConfig, loadProduct, selfCheckPath } from '../scripts/lib/product.ts'
+import { agentConfig, exampleConfig, liveConfig, loadProduct, selfCheckPath } from '../scripts/lib/product.ts'
 import { AGENT_MAJOR, distPackage } from './helpers/dist.ts'
 import { AGENT_VERSION, REPO_PORT, TEST_API_KEY, debEnvFile, fipsInstallEnv, fipsSettings, statOf, withInstallerHost as withHost, yamlOf } from './helpers/installer-host.ts'
 
@@ -28,16 +28,16 @@ test('fresh install with DD_FIPS_MODE=1; a re-run succeeds and changes nothing',
     t.regex((await h.sh(`dpkg-query -W -f '\${Status}' datadog-agent ${product.name}`)).out, /^install ok installedinstall ok installed$/)
     t.is(await statOf(h, liveConfig(product)), `${product.user}:${product.group}:640`)
     t.is((await h.sh(`cmp ${exampleConfig(product)} ${liveConfig(product)}`)).code, 0, 'the live config is the example')
-    const config = await yamlOf(h, '/etc/datadog-agent/datadog.yaml')
+    const config = await yamlOf(h, agentConfig(product))
     t.deepEqual(config.fips, FIPS)
     t.is(config.api_key, TEST_API_KEY)
     // Made from the FIXTURE example, which has the real file's shape (every setting commented, the
     // commented `# fips:` section): only the key, the site and the fips block are set.
     t.deepEqual(Object.keys(config).sort(), ['api_key', 'fips', 'site'])
     t.is(config.site, product.site, 'what the Agent sends directly goes to the FIPS site, not its default one')
-    const example = (await h.sh('grep -c "^ *#" /etc/datadog-agent/datadog.yaml.example')).out
-    t.is((await h.sh('grep -c "^ *#" /etc/datadog-agent/datadog.yaml')).out, String(Number(example)) + '\n', 'every comment of the example kept but the commented site it replaced, plus the one before the fips block')
-    t.is(await statOf(h, '/etc/datadog-agent/datadog.yaml'), 'dd-agent:dd-agent:640')
+    const example = (await h.sh(`grep -c "^ *#" ${product.agent.configDir}/datadog.yaml.example`)).out
+    t.is((await h.sh(`grep -c "^ *#" ${product.agent.configDir}/datadog.yaml`)).out, String(Number(example)) + '\n', 'every comment of the example kept but the commented site it replaced, plus the one before the fips block')
+    t.is(await statOf(h, agentConfig(product)), 'dd-agent:dd-agent:640')
     t.true((await h.sh(`test -s ${product.paths.embedded}/ssl/fipsmodule.cnf`)).code === 0, 'fipsmodule.cnf generated on this host')
     t.is((await h.sh(`systemctl is-active ${product.name} datadog-agent`)).out.trim(), 'active\nactive')
     // HAProxy answers on the metrics port; with no intake reachable from this host, 503.
@@ -84,7 +84,7 @@ test('DD_INSTALL_ONLY installs and configures, and starts nothing', async (t) =>
     t.is((await h.sh(`mkdir -p ${product.paths.configDir} && dpkg-deb --fsys-tarfile ${deb} | tar -xO .${exampleConfig(product)} > ${liveConfig(product)}`)).code, 0)
     const r = await h.install({ ...FIPS_ENV, DD_INSTALL_ONLY: 'true' })
     t.is(r.code, 0, r.out)
-    t.deepEqual((await yamlOf(h, '/etc/datadog-agent/datadog.yaml')).fips, FIPS)
+    t.deepEqual((await yamlOf(h, agentConfig(product))).fips, FIPS)
     t.is(await statOf(h, liveConfig(product)), `${product.user}:${product.group}:640`)
     t.regex((await h.sh(`systemctl is-active ${product.name}`)).out, /inactive/)
     t.regex(r.out, /nothing was started \(DD_INSTALL_ONLY\)/)

@@ -44,9 +44,9 @@ test('a host the script cannot install on is refused with its exit code before a
     await h.sh(`pkill -f '^busybox httpd -p 127.0.0.1:${busyPort}'`)
 
     // An existing datadog.yaml that is not valid YAML: left untouched.
-    await h.sh('mkdir -p /etc/datadog-agent && printf "api_key: x\\nfips: [unclosed\\n" > /etc/datadog-agent/datadog.yaml')
+    await h.sh(`mkdir -p ${product.agent.configDir} && printf "api_key: x\\nfips: [unclosed\\n" > ${product.agent.configDir}/datadog.yaml`)
     await refused(t, h, 'unparseable datadog.yaml', FIPS_ENV, 1, /datadog\.yaml is not valid YAML.*Nothing was changed/s)
-    await h.sh('rm -rf /etc/datadog-agent')
+    await h.sh(`rm -rf ${product.agent.configDir}`)
 
     const osRelease = (await h.sh('cat /etc/os-release')).out
     await h.sh('printf \'ID=arch\\nVERSION_ID=1\\n\' > /etc/os-release')

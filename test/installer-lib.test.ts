@@ -8,7 +8,7 @@ import path from 'node:path'
 import { parse } from 'yaml'
 import { $ } from 'zx'
 import { installerParts } from '../scripts/lib/installer.ts'
-import { loadProduct } from '../scripts/lib/product.ts'
+import { agentConfig, loadProduct } from '../scripts/lib/product.ts'
 import { HOSTILE, renderedInstaller, sourced } from './helpers/installer-lib.ts'
 
 const product = loadProduct()
@@ -77,7 +77,7 @@ test('DD_AGENT_DIST_CHANNEL picks the repository channel; DD_RPM_REPO_GPGCHECK=0
 
 test('DD_UPGRADE needs a datadog.yaml to keep', async (t) => {
   // This host (the build machine) has no Agent: the script's datadog.yaml is not there.
-  t.false(existsSync('/etc/datadog-agent/datadog.yaml'), 'precondition: no Agent on this host')
+  t.false(existsSync(agentConfig(product)), 'precondition: no Agent on this host')
   const r = await sourced('read_parameters; install_only=true; check_before_changes', { DD_UPGRADE: 'true', DD_FIPS_MODE: '1' })
   t.is(r.exitCode, 6)
   t.regex(r.stderr, /DD_UPGRADE keeps the Agent's configuration, and there is no \/etc\/datadog-agent\/datadog\.yaml/)

@@ -1,7 +1,7 @@
 // DD_FIPS_PORT_RANGE_START end to end on a Debian host (a systemd container), against a local
 // signed repository: the proxy's listeners and the Agent's fips.port_range_start move together.
 import test from 'ava'
-import { loadProduct } from '../scripts/lib/product.ts'
+import { agentConfig, loadProduct } from '../scripts/lib/product.ts'
 import { REPO_PORT, debEnvFile, fipsInstallEnv, fipsSettings, mainPid, withInstallerHost as withHost, yamlOf } from './helpers/installer-host.ts'
 
 const product = loadProduct()
@@ -18,7 +18,7 @@ test('DD_FIPS_PORT_RANGE_START moves the proxy and the Agent together; the same 
     const first = await h.install({ ...FIPS_ENV, DD_FIPS_PORT_RANGE_START: String(moved) })
     t.is(first.code, 0, first.out)
     t.is((await h.sh(`grep -v '^#' ${ENV_FILE}`)).out, `DD_FIPS_PORT_RANGE_START=${moved}\n`)
-    t.deepEqual((await yamlOf(h, '/etc/datadog-agent/datadog.yaml')).fips, { ...FIPS, port_range_start: moved })
+    t.deepEqual((await yamlOf(h, agentConfig(product))).fips, { ...FIPS, port_range_start: moved })
     t.deepEqual(await listeners(), range(moved), `the whole range from ${moved}, and nothing on the default one`)
     t.regex((await h.sh(`curl -s http://127.0.0.1:${moved + metricsOffset}/`)).out, /No server is available/, 'HAProxy relays on the moved metrics port')
     t.regex(first.out, new RegExp(`ports ${moved}-${moved + product.ports.rangeSize - 1}, set in ${ENV_FILE}`))
@@ -49,7 +49,7 @@ test('DD_FIPS_PORT_RANGE_START moves the proxy and the Agent together; the same 
     const move = await h.install({ ...FIPS_ENV, DD_FIPS_PORT_RANGE_START: String(next) })
     t.is(move.code, 0, move.out)
     t.regex(move.out, new RegExp(`moving ${product.name} from ports ${moved}-\\d+ to ${next}-`))
-    t.deepEqual((await yamlOf(h, '/etc/datadog-agent/datadog.yaml')).fips, { ...FIPS, port_range_start: next })
+    t.deepEqual((await yamlOf(h, agentConfig(product))).fips, { ...FIPS, port_range_start: next })
     t.deepEqual(await listeners(), range(next))
     const after = [await mainPid(h, product.name), await mainPid(h, 'datadog-agent')]
     t.not(after[0], pids[0], 'the proxy restarted')

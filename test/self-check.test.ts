@@ -186,16 +186,16 @@ faultTest('an intake that is down', {
   log: 'failures',
 })
 faultTest('an Agent that sends to another address than the proxy listens on', {
-  make: "cp -p /etc/datadog-agent/datadog.yaml /root/dd && sed -i 's/^fips:.*/&\\n  local_address: \"::1\"/' /etc/datadog-agent/datadog.yaml",
+  make: `cp -p ${product.agent.configDir}/datadog.yaml /root/dd && sed -i 's/^fips:.*/&\\n  local_address: "::1"/' ${product.agent.configDir}/datadog.yaml`,
   line: /^FAIL {2}datadog\.yaml +.*fips\.local_address: ::1 \(the proxy listens on 127\.0\.0\.1\)$/m,
   code: 1,
-  repair: 'cp -p /root/dd /etc/datadog-agent/datadog.yaml',
+  repair: `cp -p /root/dd ${product.agent.configDir}/datadog.yaml`,
 })
 faultTest('a datadog.yaml without the fips settings', {
-  make: "cp -p /etc/datadog-agent/datadog.yaml /root/dd && sed -i '/^fips:/,$d' /etc/datadog-agent/datadog.yaml",
+  make: `cp -p ${product.agent.configDir}/datadog.yaml /root/dd && sed -i '/^fips:/,$d' ${product.agent.configDir}/datadog.yaml`,
   line: /^FAIL {2}datadog\.yaml +fips\.enabled: unset, fips\.https: unset, fips\.port_range_start: unset/m,
   code: 1,
-  repair: 'cp -p /root/dd /etc/datadog-agent/datadog.yaml',
+  repair: `cp -p /root/dd ${product.agent.configDir}/datadog.yaml`,
 })
 test('self-check names an intake with an untrusted certificate, and passes again once the intake is trusted', async (t) => {
   await onHealthyHost(async (h) => {

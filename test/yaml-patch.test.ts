@@ -1,14 +1,16 @@
-// The datadog.yaml patch of the install script (fips_yaml_patch, an awk program) on a wide set of
-// inputs, with mawk, gawk and busybox awk. Each result is parsed with the `yaml` package and
-// compared with what the input means plus the fips settings; comments must survive, a second run
-// must change nothing, CRLF must stay CRLF, and invalid YAML must be refused with nothing written.
+// datadog.yaml's one reader and editor (packaging/datadog-yaml.awk: the package ships it, the
+// install script carries it) on a wide set of inputs, with mawk, gawk and busybox awk, the `yaml`
+// package as the oracle. The patch: each result is parsed and compared with what the input means
+// plus the fips settings; comments must survive, a second run must change nothing, CRLF must stay
+// CRLF, and invalid YAML must be refused with nothing written. The reader (mode=get): every key
+// reads as the yaml package reads it.
 import test from 'ava'
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { isMap, parseDocument } from 'yaml'
+import { type Node, isMap, isScalar, parseDocument } from 'yaml'
 import { $ } from 'zx'
-import { repoRoot } from '../scripts/lib/paths.ts'
+import { DATADOG_YAML_AWK, repoRoot } from '../scripts/lib/paths.ts'
 import { renderedInstaller } from './helpers/installer-lib.ts'
 import { rng } from './helpers/rng.ts'
 import { loadProduct } from '../scripts/lib/product.ts'
@@ -28,12 +30,56 @@ for (const [name, bin] of Object.entries(AWKS)) {
 }
 
 let counter = 0
-// mode: set (DD_FIPS_MODE) or revert (DD_FIPS_REVERT).
-async function patch(input: string, awk = 'mawk', mode = 'set') {
+const inputFile = (input: string) => {
   const file = path.join(work, `in-${counter++}.yaml`)
   writeFileSync(file, input)
-  const r = await $({ nothrow: true, quiet: true, env: { ...process.env, PATH: `${path.join(work, awk)}:${process.env.PATH}`, DD_INSTALL_SCRIPT_LIB: '1' } })`bash -c ${'. "$0"; port_start=$2; fips_yaml_edit "$3" "$1"'} ${SCRIPT} ${file} ${PORT} ${mode}`
+  return file
+}
+
+// mode: set (DD_FIPS_MODE) or revert (DD_FIPS_REVERT), by the awk itself.
+async function patch(input: string, awk = 'mawk', mode = 'set') {
+  const file = inputFile(input)
+  const r = await $({ nothrow: true, quiet: true })`${AWKS[awk]} ${awk === 'busybox' ? ['awk'] : []} -v mode=${mode} -v port=${PORT} -v site=${product.site} -f ${DATADOG_YAML_AWK} ${file}`
   return { code: r.exitCode, out: r.stdout, err: r.stderr, unchanged: readFileSync(file, 'utf8') === input }
+}
+
+// The same edit by the install script's fips_yaml_edit, with its own copy of the program.
+async function patchByInstaller(input: string, mode = 'set') {
+  const r = await $({ nothrow: true, quiet: true, env: { ...process.env, DD_INSTALL_SCRIPT_LIB: '1' } })`bash -c ${'. "$0"; port_start=$2; fips_yaml_edit "$3" "$1"'} ${SCRIPT} ${inputFile(input)} ${PORT} ${mode}`
+  return { code: r.exitCode, out: r.stdout, err: r.stderr }
+}
+
+// mode=get of every key in files, in one awk process per file (a shell loop), as key=value lines.
+async function readKeys(file: string, keys: string[], awk = 'mawk'): Promise<Record<string, string>> {
+  const program = 'f=$1 a=$2; shift 2; for k; do printf "%s=" "$k"; $a -v mode=get -v key="$k" -f "$0" "$f" | tr "\\n" "|"; echo; done'
+  const r = await $({ quiet: true })`sh -c ${program} ${DATADOG_YAML_AWK} ${file} ${awk === 'busybox' ? 'busybox awk' : AWKS[awk]} ${keys}`
+  return Object.fromEntries(r.stdout.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).replace(/\|$/, '')]))
+}
+
+// Every dotted key of a document through its mappings (block or flow), with what the reader must
+// print: a scalar's text as YAML reads it (a plain one as written: the reader does not resolve
+// types), nothing for a mapping, a list, a block scalar or an empty value.
+function expectedKeys(input: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  const walk = (node: unknown, prefix: string) => {
+    if (!isMap(node)) return
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : ''
+      if (!key || key.includes('.') || key.includes('=')) continue
+      const name = prefix + key
+      const value = pair.value as Node | null
+      out[name] = isScalar(value) && ['PLAIN', 'QUOTE_DOUBLE', 'QUOTE_SINGLE'].includes(String(value.type)) ? (value.type === 'PLAIN' ? String(value.source) : String(value.value)) : ''
+      walk(value, name + '.')
+    }
+  }
+  walk(parseDocument(input.replace(/\r\n/g, '\n')).contents, '')
+  return out
+}
+
+async function checkReader(t: any, name: string, input: string, awk = 'mawk') {
+  const expected = expectedKeys(input)
+  const keys = [...Object.keys(expected), 'no_such_key', 'fips.no_such_key']
+  t.deepEqual(await readKeys(inputFile(input), keys, awk), { no_such_key: '', 'fips.no_such_key': '', ...expected }, `${name} (${awk}): every key reads as the yaml package reads it`)
 }
 
 // Order-insensitive, normalised form for comparison.
@@ -74,6 +120,7 @@ async function checkValid(t: any, name: string, input: string, awk = 'mawk') {
   if (/\r\n/.test(input)) t.true(r.out.split('\n').slice(0, -1).every((l) => l.endsWith('\r')), `${name}: CRLF kept`)
   const again = await patch(r.out, awk)
   t.is(again.out, r.out, `${name} (${awk}): a second run changes nothing`)
+  t.deepEqual(await readKeys(inputFile(r.out), ['fips.enabled', 'fips.https', 'fips.port_range_start'], awk), { 'fips.enabled': 'true', 'fips.https': 'false', 'fips.port_range_start': String(PORT) }, `${name} (${awk}): the reader reads the settings the editor wrote`)
   const reverted = await patch(r.out, awk, 'revert')
   t.is(reverted.code, 0, `${name} (${awk}) reverted: ${reverted.err}`)
   t.deepEqual(normal(parseDocument(reverted.out).toJSON() ?? {}), expectedReverted(input), `${name} (${awk}): DD_FIPS_REVERT takes out exactly the fips settings`)
@@ -155,6 +202,10 @@ for (const awk of Object.keys(AWKS)) {
     for (const [name, input] of Object.entries(VALID)) await checkValid(t, name, input, awk)
   })
 
+  test(`${awk}: every key of the valid inputs reads as the yaml package reads it`, async (t) => {
+    for (const [name, input] of Object.entries(VALID)) await checkReader(t, name, input, awk)
+  })
+
   test(`${awk}: invalid YAML is refused, the file untouched`, async (t) => {
     for (const [name, [input, reason]] of Object.entries(INVALID)) {
       const notAMapping = !isMap(parseDocument(input).contents)
@@ -210,6 +261,31 @@ function generated(count: number, seed = 42): [string, string][] {
   })
 }
 
-test('200 generated configurations are patched like the yaml package reads them', async (t) => {
-  for (const [name, input] of generated(200)) await checkValid(t, `${name}\n${input}`, input)
+// 200 in four tests, which AVA runs side by side.
+const GENERATED = generated(200)
+for (let from = 0; from < GENERATED.length; from += 50) {
+  test(`generated configurations #${from}-#${from + 49} are patched like the yaml package reads them, and read like it`, async (t) => {
+    for (const [name, input] of GENERATED.slice(from, from + 50)) {
+      await checkValid(t, `${name}\n${input}`, input)
+      await checkReader(t, `${name}\n${input}`, input)
+    }
+  })
+}
+
+test("the install script's fips_yaml_edit runs the same program: the same output for set and revert", async (t) => {
+  for (const [name, input] of Object.entries(VALID).slice(0, 8)) {
+    const byAwk = await patch(input)
+    const byScript = await patchByInstaller(input)
+    t.deepEqual(byScript, { code: byAwk.code, out: byAwk.out, err: byAwk.err }, name)
+    t.deepEqual(await patchByInstaller(byAwk.out, 'revert'), (({ code, out, err }) => ({ code, out, err }))(await patch(byAwk.out, 'mawk', 'revert')), `${name} reverted`)
+  }
+})
+
+test('the reader refuses what the editor refuses, and says why', async (t) => {
+  for (const [name, [input, reason]] of Object.entries(INVALID)) {
+    const r = await $({ nothrow: true, quiet: true })`awk -v mode=get -v key=a -f ${DATADOG_YAML_AWK} ${inputFile(input)}`
+    t.is(r.exitCode, 3, name)
+    t.regex(r.stderr, reason, name)
+    t.is(r.stdout, '', `${name}: nothing read`)
+  }
 })

@@ -6,7 +6,7 @@
 #   DD_API_KEY=<key> DD_SITE="@SITE@" DD_FIPS_MODE=1 bash -c "$(curl -L <url>/@SCRIPT_NAME@)"
 #
 # Environment:
-#   DD_API_KEY               API key; required unless /etc/datadog-agent/datadog.yaml exists
+#   DD_API_KEY               API key; required unless @AGENT_CONFIG@ exists
 #   DD_SITE                  site; with DD_FIPS_MODE it must be @SITE@ (the default)
 #   DD_FIPS_MODE             1/true: install @NAME@ and configure the Agent to use it
 #   DD_INSTALL_ONLY          1/true: install and configure, start nothing (apt: a policy-rc.d during
@@ -33,7 +33,7 @@
 #   DD_KEYS_URL              where the signing keys are (default <repository>/keys)
 #   DD_INSTALL_LOG_FILE      log file (default ./ddagent-install.log, or /tmp if not writable)
 #   DD_FIPS_PROXY_LOGS_ENABLED  1/true, with DD_FIPS_MODE: the Agent collects @NAME@'s journal
-#                            (conf.d/fips_proxy.d/conf.yaml, dd-agent in systemd-journal); logs are billed
+#                            (@AGENT_LOGS_CONFIG@, @USER@ in systemd-journal); logs are billed
 #   DD_FIPS_REVERT           1/true: undo DD_FIPS_MODE on this host: the fips settings leave datadog.yaml
 #                            (a backup is kept), the Agent is restarted and @NAME@ is removed
 # One run at a time: a second run waits for the first (up to 5 minutes), then stops naming it.
@@ -69,8 +69,9 @@ readonly key_file="@KEY_FILE@"
 readonly trusted_fingerprints="@KEY_FINGERPRINTS@"
 # family:minimum-version of the supported distributions.
 readonly supported_targets="@TARGETS@"
-readonly agent_config_dir=/etc/datadog-agent
-readonly agent_config="$agent_config_dir/datadog.yaml"
+readonly agent_package=@AGENT_PACKAGE@ agent_service=@AGENT_SERVICE@
+readonly agent_config_dir=@AGENT_CONFIG_DIR@
+readonly agent_config=@AGENT_CONFIG@
 readonly rpm_key_path=/etc/pki/rpm-gpg/RPM-GPG-KEY-datadog-fips
 
 readonly EXIT_GENERAL=1 EXIT_PLATFORM=5 EXIT_PARAMS=6 EXIT_DEPENDENCY=7
@@ -81,7 +82,7 @@ readonly lock_file=/run/datadog-install-script.lock lock_wait=300
 # killed leaves them; the next run removes them once it holds the lock.
 readonly temp_prefix=".${script_name%.sh}-tmp"
 # The Agent's journald log source for the proxy (DD_FIPS_PROXY_LOGS_ENABLED).
-readonly proxy_logs_config="$agent_config_dir/conf.d/fips_proxy.d/conf.yaml"
+readonly proxy_logs_config=@AGENT_LOGS_CONFIG@
 
 say() { printf '%s\n' "$*"; }
 step() { printf '\n* %s\n' "$*"; }

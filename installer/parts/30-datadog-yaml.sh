@@ -3,12 +3,14 @@
 # datadog.yaml on stdout, edited by the awk (see it): $1 set (the fips mapping set) or revert (the
 # fips settings removed); everything else kept. Exit 3 if the file is not YAML the awk can edit.
 fips_yaml_edit() {
-    as_root awk -v mode="$1" -v port="${port_start:-}" -v site="$fips_site" "$(fips_yaml_awk)" "$2"
+    as_root awk -v mode="$1" -v port="${port_start:-}" -v site="$fips_site" "$(datadog_yaml_awk)" "$2"
 }
 
-fips_yaml_awk() {
+# The reader and editor of datadog.yaml (packaging/datadog-yaml.awk): the package ships it, and
+# this script, which runs before the package is there, carries the same text.
+datadog_yaml_awk() {
     cat <<'AWK'
-@FIPS_YAML_AWK@
+@DATADOG_YAML_AWK_PROGRAM@
 AWK
 }
 

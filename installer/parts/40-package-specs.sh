@@ -63,7 +63,7 @@ agent_package_spec() {
     case "$pkg:$version" in
         apt:?* | zypper:*.\*) version="1:$version" ;;
     esac
-    queue_package datadog-agent "$version" "$1"
+    queue_package "$agent_package" "$version" "$1"
 }
 
 # DD_FIPS_PROXY_VERSION as the package manager has it: on zypper hosts a release given as a number

@@ -17,7 +17,7 @@ allow_service_starts() {
 # The services of ours that run now, as words.
 running_services() {
     local service
-    for service in datadog-agent "$proxy_package"; do
+    for service in "$agent_service" "$proxy_package"; do
         if service_active "$service"; then printf ' %s' "$service"; fi
     done
 }
@@ -42,7 +42,7 @@ recover_interrupted_transaction() {
             # both in the database. Erasing the older (install time) finishes it: its scriptlets
             # run as in an upgrade, and files the newer one owns stay.
             local name older
-            for name in datadog-agent "$proxy_package"; do
+            for name in "$agent_package" "$proxy_package"; do
                 older=$({ rpm -q --last "$name" 2>/dev/null || true; } | awk 'NR > 1 { print $1 }')
                 [ -n "$older" ] || continue
                 say "  $name is installed twice (an upgrade was cut off): erasing the older $older"
@@ -59,12 +59,12 @@ install_packages() {
     local install_specs="" upgrade_names="" before_agent before_proxy running_before=""
     if $install_only; then running_before=$(running_services); deny_service_starts; fi
     recover_interrupted_transaction
-    before_agent=$(installed_version datadog-agent)
+    before_agent=$(installed_version "$agent_package")
     before_proxy=$(installed_version "$proxy_package")
     if $no_agent_install; then
-        say "  DD_NO_AGENT_INSTALL: the Agent is not installed${before_agent:+ (datadog-agent $before_agent is)}"
+        say "  DD_NO_AGENT_INSTALL: the Agent is not installed${before_agent:+ ($agent_package $before_agent is)}"
     elif [ -n "$before_agent" ] && [ -z "$api_key" ] && ! $upgrade; then
-        say "  datadog-agent $before_agent is installed: keeping it (DD_UPGRADE=true upgrades it)"
+        say "  $agent_package $before_agent is installed: keeping it (DD_UPGRADE=true upgrades it)"
     else
         agent_package_spec "$before_agent"
     fi
@@ -90,6 +90,6 @@ install_packages() {
             case " $running_before " in *" $service "*) ;; *) stop_service "$service" "DD_INSTALL_ONLY: the install started it" ;; esac
         done
     fi
-    if [ "$(installed_version datadog-agent)" != "$before_agent" ] || [ "$(installed_version "$proxy_package")" != "$before_proxy" ]; then changed=true; fi
+    if [ "$(installed_version "$agent_package")" != "$before_agent" ] || [ "$(installed_version "$proxy_package")" != "$before_proxy" ]; then changed=true; fi
 }
 

@@ -41,7 +41,7 @@ configure_proxy_logs() {
         changed=true
     fi
     if [ "$(yaml_bool "$(agent_yaml_value "$agent_config" logs_enabled)")" != true ]; then
-        say "  warning: logs_enabled is not true in $agent_config: the Agent collects no logs until it is (set it, then restart datadog-agent)"
+        say "  warning: logs_enabled is not true in $agent_config: the Agent collects no logs until it is (set it, then restart $agent_service)"
     fi
 }
 
@@ -50,7 +50,7 @@ configure_proxy_logs() {
 write_install_info() {
     local info
     info=$(printf -- '---\ninstall_method:\n  tool: install_script\n  tool_version: %s\n  installer_version: %s' "${script_name%.sh}" "$script_version")
-    if [ -n "$(installed_version datadog-agent)" ]; then
+    if [ -n "$(installed_version "$agent_package")" ]; then
         printf '%s\n' "$info" | write_if_changed "$(dirname "$agent_config")/install_info" 0644 || true
     fi
     # The proxy's also names this script's address: the package's removal gives it in the command

@@ -1,6 +1,6 @@
 # --- Services ------------------------------------------------------------------------------------
 
-# Init detection, shared with the maintainer scripts (packaging/scripts/functions.sh).
+# Init detection, shared with the maintainer scripts (packaging/shell-library.sh).
 @FUNCTIONS@
 
 # Services are started without the lock's descriptor (9<&-): a daemon forked by an init script
@@ -65,7 +65,7 @@ wait_for_self_check() {
 
 start_services() {
     step "Starting the services"
-    if [ -n "$(installed_version datadog-agent)" ]; then restart_service datadog-agent; fi
+    if [ -n "$(installed_version "$agent_package")" ]; then restart_service "$agent_service"; fi
     if $fips_mode; then
         check_ports
         restart_service "$proxy_package"

@@ -19,7 +19,7 @@ revert_fips_mode() {
         say "  removed $proxy_logs_config"
         changed=true
     fi
-    if [ -n "$(installed_version datadog-agent)" ] && $changed; then restart_service datadog-agent; fi
+    if [ -n "$(installed_version "$agent_package")" ] && $changed; then restart_service "$agent_service"; fi
     remove_proxy
     step "Done"
     say "DD_FIPS_MODE is reverted on this host."

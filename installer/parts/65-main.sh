@@ -1,7 +1,7 @@
 print_next_steps() {
     step "Done"
     if $install_only; then
-        local units=datadog-agent
+        local units=$agent_service
         if $fips_mode; then units="$units $proxy_package"; fi
         say "Installed and configured; nothing was started (DD_INSTALL_ONLY). To start: systemctl start $units"
     fi
@@ -9,7 +9,7 @@ print_next_steps() {
         say "The Agent sends its data through $proxy_package (ports $port_start-$port_end, set in $proxy_env_file) to $fips_site."
         say "Check it with:"
         say "  sudo $self_check"
-        say "  sudo -u dd-agent datadog-agent diagnose --include connectivity-datadog-core-endpoints"
+        say "  sudo -u @USER@ datadog-agent diagnose --include connectivity-datadog-core-endpoints"
     fi
     if $fips_mode && [ -f "$agent_config" ]; then
         say "What $agent_config sends through the proxy, and what it sends without it ($self_check --compliance):"

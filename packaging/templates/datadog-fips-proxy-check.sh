@@ -20,7 +20,7 @@ set -u
 usage() { echo "usage: $0 [--compliance] [--json] [--datadog-yaml PATH]" >&2; exit 2; }
 json=false
 compliance=false
-agent_config=/etc/datadog-agent/datadog.yaml
+agent_config=@AGENT_CONFIG@
 while [ $# -gt 0 ]; do
     case "$1" in
         --json) json=true ;;
@@ -37,7 +37,7 @@ config=@LIVE_CONFIG@
 example=@EXAMPLE_CONFIG@
 env_file=@ENV_FILE@
 embedded=@EMBEDDED@
-proxy_logs_config=/etc/datadog-agent/conf.d/fips_proxy.d/conf.yaml
+proxy_logs_config=@AGENT_LOGS_CONFIG@
 # offset:service of every port, for the port lines.
 services="@SERVICES@"
 # offset|product|why of each port where the Agent sends TLS to the proxy (product.yaml agent_tls).
@@ -232,14 +232,19 @@ check_agent_config() {
         record FAIL datadog.yaml "$agent_config is not readable by $(id -un)" "run this as root or @USER@"
         return
     fi
-    local enabled https range agent_address
+    local enabled https range agent_address invalid
+    # The reader reads only YAML it can edit: say so rather than report the settings as unset.
+    if ! invalid=$(awk -v mode=check "$(datadog_yaml_awk)" "$agent_config" 2>&1); then
+        record FAIL datadog.yaml "$agent_config is not YAML this check can read: $invalid" "fix $agent_config (the Agent refuses what the YAML reader refuses), then run this check again"
+        return
+    fi
     enabled=$(agent_yaml_value "$agent_config" fips.enabled)
     https=$(agent_yaml_value "$agent_config" fips.https)
     range=$(agent_yaml_value "$agent_config" fips.port_range_start)
     # The Agent's address, as the proxy would bind it: its default (localhost) reaches 127.0.0.1.
     agent_address=$(agent_local_address "$agent_config")
     if [ "$(yaml_bool "$enabled")" != true ] || [ "$(yaml_bool "$https")" != false ] || [ "${range:-@PORT_START@}" != "$start" ] || [ "${agent_address:-127.0.0.1}" != "$address" ]; then
-        record FAIL datadog.yaml "fips.enabled: ${enabled:-unset}, fips.https: ${https:-unset}, fips.port_range_start: ${range:-unset} (the proxy's range starts at $start), fips.local_address: ${agent_address:-localhost} (the proxy listens on $address)" "set fips.enabled: true, fips.https: false, fips.port_range_start: $start and fips.local_address: $address in $agent_config (the install script with DD_FIPS_MODE=1 does), then restart datadog-agent; or run the install script again, which gives the proxy the Agent's fips.local_address"
+        record FAIL datadog.yaml "fips.enabled: ${enabled:-unset}, fips.https: ${https:-unset}, fips.port_range_start: ${range:-unset} (the proxy's range starts at $start), fips.local_address: ${agent_address:-localhost} (the proxy listens on $address)" "set fips.enabled: true, fips.https: false, fips.port_range_start: $start and fips.local_address: $address in $agent_config (the install script with DD_FIPS_MODE=1 does), then restart @AGENT_SERVICE@; or run the install script again, which gives the proxy the Agent's fips.local_address"
     else
         record PASS datadog.yaml "fips.enabled: true, fips.https: false, fips.port_range_start: $start, fips.local_address: ${agent_address:-localhost} (the proxy listens on $address)"
     fi
@@ -263,7 +268,7 @@ check_proxy_logs() {
     if id -nG @USER@ 2>/dev/null | tr ' ' '\n' | grep -qxE 'systemd-journal|adm|wheel'; then
         record PASS logs "the Agent collects $name's journal ($proxy_logs_config); @USER@ may read it"
     else
-        record FAIL logs "$proxy_logs_config collects $name's journal, but @USER@ is in no group that may read it" "sudo usermod -a -G systemd-journal @USER@, then restart datadog-agent"
+        record FAIL logs "$proxy_logs_config collects $name's journal, but @USER@ is in no group that may read it" "sudo usermod -a -G systemd-journal @USER@, then restart @AGENT_SERVICE@"
     fi
 }
 

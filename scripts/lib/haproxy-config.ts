@@ -5,7 +5,7 @@
 // Agent talks plain HTTP to it, and every relay re-encrypts
 // towards its upstream host on 443 with TLS 1.2+ and FIPS-approved AES-GCM suites only,
 // verifying the certificate and the host name against the distro's CA bundle.
-import { renderWithDefinitions } from './maintainer-scripts.ts'
+import { linkShellLibrary } from './shell-library.ts'
 import { type Product, type Service, portVariable, runHaproxyPath, templateValues } from './product.ts'
 import { packagingTemplate } from './template.ts'
 
@@ -187,5 +187,5 @@ export function renderHaproxyConfig(product: Product, opts: ConfigOptions): stri
 // HAProxy's launcher: every port variable the config binds, from DD_FIPS_PORT_RANGE_START.
 export function renderRunHaproxy(product: Product): string {
   const exports = product.ports.services.map((s) => `export ${portVariable(s)}=$((start + ${s.offset}))`).join('\n')
-  return renderWithDefinitions(product, packagingTemplate('run-haproxy.sh'), { ...templateValues(product), PORT_EXPORTS: exports }, 'run-haproxy.sh')
+  return linkShellLibrary(product, packagingTemplate('run-haproxy.sh'), { ...templateValues(product), PORT_EXPORTS: exports }, 'run-haproxy.sh')
 }

@@ -17,7 +17,7 @@ import { $ } from 'zx'
 import { isElf } from './elf.ts'
 import { Progress } from './exec.ts'
 import { NO_RESOLV_CONF_VARIABLE, renderHaproxyConfig, renderRunHaproxy } from './haproxy-config.ts'
-import { renderWithDefinitions } from './maintainer-scripts.ts'
+import { linkShellLibrary } from './shell-library.ts'
 import { type Architecture, type Product, architecture, configDirCaBundle, docDir, exampleConfig, runHaproxyPath, templateValues } from './product.ts'
 import type { BuildReport } from './proxy-build.ts'
 import { imageSbomJson } from './sbom.ts'
@@ -190,9 +190,9 @@ async function assembleRoot(opts: ImageOptions, arch: Architecture, root: string
   cpSync(path.join(opts.proxyTree(arch.name), 'opt'), path.join(root, 'opt'), { recursive: true, verbatimSymlinks: true })
   const values = { ...templateValues(p), WRITABLE_DIR: p.image.writableDir, NO_RESOLV_CONF: NO_RESOLV_CONF_VARIABLE }
   write(runHaproxyPath(p), renderRunHaproxy(p), 0o755)
-  write(entrypointPath(p), renderWithDefinitions(p, packagingTemplate('container-entrypoint.sh'), values, 'container-entrypoint.sh'), 0o755)
+  write(entrypointPath(p), linkShellLibrary(p, packagingTemplate('container-entrypoint.sh'), values, 'container-entrypoint.sh'), 0o755)
   const offsets = (reserved: boolean) => p.ports.services.filter((s) => (s.kind === 'reserved') === reserved).map((s) => s.offset).join(' ')
-  write(healthcheckPath(p), renderWithDefinitions(p, packagingTemplate('container-healthcheck.sh'), { ...values, USED_OFFSETS: offsets(false), RESERVED_OFFSETS: offsets(true) }, 'container-healthcheck.sh'), 0o755)
+  write(healthcheckPath(p), linkShellLibrary(p, packagingTemplate('container-healthcheck.sh'), { ...values, USED_OFFSETS: offsets(false), RESERVED_OFFSETS: offsets(true) }, 'container-healthcheck.sh'), 0o755)
   write(exampleConfig(p), renderHaproxyConfig(p, { caBundle: p.image.caBundle, flavour: `container image, CA bundle ${p.image.caBundle}` }))
   write(`${docDir(p)}/copyright`, renderCopyright(p, report))
   // openssl.cnf includes fipsmodule.cnf from the tree; the entrypoint generates it in the writable dir.

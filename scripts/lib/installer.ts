@@ -6,8 +6,8 @@
 import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { parse } from 'yaml'
-import { repoRoot } from './paths.ts'
-import { renderWithDefinitions } from './maintainer-scripts.ts'
+import { DATADOG_YAML_AWK, repoRoot } from './paths.ts'
+import { linkShellLibrary } from './shell-library.ts'
 import { type Product, templateValues } from './product.ts'
 import { Fields, ValidationError } from './validate.ts'
 
@@ -38,13 +38,13 @@ export interface InstallerRelease {
 }
 
 function renderInstaller(product: Product, variant: Variant, release: InstallerRelease): string {
-  const awk = readFileSync(path.join(INSTALLER, 'datadog-yaml-fips.awk'), 'utf8').trimEnd()
-  if (awk.split('\n').includes('AWK')) throw new Error('datadog-yaml-fips.awk must not contain a line "AWK" (the heredoc delimiter)')
+  const awk = readFileSync(DATADOG_YAML_AWK, 'utf8').trimEnd()
+  if (awk.split('\n').includes('AWK')) throw new Error('packaging/datadog-yaml.awk must not contain a line "AWK" (the heredoc delimiter)')
   const values = {
     ...templateValues(product),
     SCRIPT_NAME: variant.name,
     AGENT_MAJOR: variant.agentMajor,
-    FIPS_YAML_AWK: awk,
+    DATADOG_YAML_AWK_PROGRAM: awk,
     SITE: product.site,
     // The floor applies to the product's minimum major; a later major has none.
     AGENT_MIN_MINOR: variant.agentMajor > product.agentMinVersion.major ? 0 : product.agentMinVersion.minor,
@@ -58,7 +58,7 @@ function renderInstaller(product: Product, variant: Variant, release: InstallerR
     KEY_FINGERPRINTS: release.keyFingerprints.join(' '),
     TARGETS: product.targets.map((t) => `${t.family}:${t.minVersion}`).join(' '),
   }
-  return renderWithDefinitions(product, installerTemplate(), values, 'installer/parts')
+  return linkShellLibrary(product, installerTemplate(), values, 'installer/parts')
 }
 
 // The install script's parts: its sections, each a file of installer/parts, in file-name order.

@@ -14,3 +14,5 @@ export function cacheDir(): string {
   const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache')
   return process.env.DD_FIPS_CACHE_DIR || path.join(base, 'datadog-fips-proxy')
 }
+// The one reader and editor of datadog.yaml: the package ships it, the install script carries it.
+export const DATADOG_YAML_AWK = path.join(PACKAGING, 'datadog-yaml.awk')

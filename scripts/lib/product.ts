@@ -90,6 +90,7 @@ export interface Product {
   glibcFloor: string
   // The oldest Agent (major.minor) that can use the proxy.
   agentMinVersion: { major: number; minor: number }
+  agent: { package: string; service: string; configDir: string; logsIntegration: string }
   architectures: Architecture[]
   packages: PackageFormat[]
   repository: { url: string; channel: string; aptKeyring: string; keyFile: string }
@@ -166,6 +167,12 @@ export function validateProduct(raw: unknown, source = 'product definition'): Pr
       preDepends: p.get('pre_depends') === undefined ? [] : p.strings('pre_depends', PACKAGE_NAME),
       rpmGroup: p.optionalStr('rpm_group'),
     })),
+    agent: {
+      package: f.str('agent.package', PACKAGE_NAME),
+      service: f.str('agent.service', SERVICE_NAME),
+      configDir: f.str('agent.config_dir', ABSOLUTE_PATH),
+      logsIntegration: f.str('agent.logs_integration', SYSTEM_NAME),
+    },
     repository: {
       url: f.str('repository.url', /^https?:\/\/[^\s'"]+[^/]$/),
       channel: f.str('repository.channel', /^[a-z0-9-]+$/),
@@ -285,6 +292,11 @@ export const selfCheckPath = (p: Product) => `${p.paths.prefix}/bin/${p.name}-ch
 export const portVariable = (s: Service) => `DD_FIPS_PORT_${s.name.toUpperCase().replace(/-/g, '_')}`
 export const portRangeMaxStart = (p: Product) => 65536 - p.ports.rangeSize
 export const docDir = (p: Product) => `/usr/share/doc/${p.name}`
+// The Agent's configuration, and the proxy's logs integration in its conf.d.
+export const agentConfig = (p: Product) => `${p.agent.configDir}/datadog.yaml`
+export const agentLogsConfig = (p: Product) => `${p.agent.configDir}/conf.d/${p.agent.logsIntegration}.d/conf.yaml`
+// datadog.yaml's one reader and editor (packaging/datadog-yaml.awk), as the package ships it.
+export const datadogYamlAwkPath = (p: Product) => `${p.paths.prefix}/share/datadog-yaml.awk`
 
 // The values every template of the product may use.
 export function templateValues(p: Product): Record<string, string> {
@@ -306,6 +318,12 @@ export function templateValues(p: Product): Record<string, string> {
     PORT_COUNT: String(p.ports.rangeSize),
     PORT_MIN: String(PORT_RANGE_MIN),
     PORT_MAX_START: String(portRangeMaxStart(p)),
+    AGENT_PACKAGE: p.agent.package,
+    AGENT_SERVICE: p.agent.service,
+    AGENT_CONFIG_DIR: p.agent.configDir,
+    AGENT_CONFIG: agentConfig(p),
+    AGENT_LOGS_CONFIG: agentLogsConfig(p),
+    DATADOG_YAML_AWK: datadogYamlAwkPath(p),
     HOMEPAGE: p.homepage,
     MAINTAINER: p.maintainer,
     VENDOR: p.vendor,

@@ -83,10 +83,16 @@ async function signRpm(file: string, key: SigningKey, log: string): Promise<void
   ], { cwd: path.dirname(file), env: gpgEnv(key), log })
 }
 
+const RPM_FLAVOURS = ['rhel', 'suse'] as const
+
 // A flavour's RPM repository of one architecture, relative to the repository root.
-export function rpmRepoPath(product: Product, flavour: 'rhel' | 'suse', agentMajor: number, arch: string): string {
+export function rpmRepoPath(product: Product, flavour: (typeof RPM_FLAVOURS)[number], agentMajor: number, arch: string): string {
   return path.join(flavour === 'rhel' ? 'rpm' : 'suse', product.repository.channel, String(agentMajor), arch)
 }
+
+// Every RPM repository of a tree (each flavour, each architecture), relative to its root.
+export const rpmRepoPaths = (product: Product, agentMajor: number): string[] =>
+  RPM_FLAVOURS.flatMap((flavour) => product.architectures.map((a) => rpmRepoPath(product, flavour, agentMajor, a.rpm)))
 
 async function rpmRepos(input: RepoInput, flavour: 'rhel' | 'suse'): Promise<string[]> {
   const { product, key } = input

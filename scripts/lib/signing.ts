@@ -16,6 +16,9 @@ export interface SigningKey {
   throwaway: boolean
 }
 
+// Where the key lives unless told otherwise: the build directory's own.
+export const defaultSigningDir = path.join(buildDir, 'signing')
+
 const THROWAWAY_UID = 'datadog-fips-proxy throwaway test key (not for release) <fips-proxy-test@example.com>'
 
 async function secretKeyFingerprints(home: string): Promise<string[]> {
@@ -24,7 +27,7 @@ async function secretKeyFingerprints(home: string): Promise<string[]> {
 }
 
 export async function signingKey(opts: { release?: boolean; dir?: string } = {}): Promise<SigningKey> {
-  const dir = opts.dir ?? path.join(buildDir, 'signing')
+  const dir = opts.dir ?? defaultSigningDir
   const home = path.join(dir, 'gnupg')
   const keyFile = process.env.DD_SIGNING_KEY_FILE
   if (opts.release && !keyFile) throw new Error('a release signs with its own key: set DD_SIGNING_KEY_FILE to the armored secret key')

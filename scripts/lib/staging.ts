@@ -5,9 +5,10 @@ import { chmodSync, cpSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmS
 import path from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { renderHaproxyConfig, renderRunHaproxy } from './haproxy-config.ts'
-import { maintainerScripts, renderWithDefinitions } from './maintainer-scripts.ts'
-import { PACKAGING } from './paths.ts'
-import { type Architecture, type PackageFormat, type Product, configDirCaBundle, docDir, exampleConfig, fipsinstallPath, runHaproxyPath, selfCheckPath, templateValues } from './product.ts'
+import { maintainerScripts } from './maintainer-scripts.ts'
+import { linkShellLibrary } from './shell-library.ts'
+import { DATADOG_YAML_AWK, PACKAGING } from './paths.ts'
+import { type Architecture, type PackageFormat, type Product, configDirCaBundle, datadogYamlAwkPath, docDir, exampleConfig, fipsinstallPath, runHaproxyPath, selfCheckPath, templateValues } from './product.ts'
 import type { BuildReport } from './proxy-build.ts'
 import { packagingTemplate as template, render } from './template.ts'
 import type { PackageVersions } from './version.ts'
@@ -73,11 +74,12 @@ export function stage(input: StageInput, root: string): Staged {
 
   add(fipsinstallPath(p), render(template('fipsinstall.sh'), values, 'fipsinstall.sh'), 0o755)
   add(runHaproxyPath(p), renderRunHaproxy(p), 0o755)
-  add(selfCheckPath(p), renderWithDefinitions(p, template('datadog-fips-proxy-check.sh'), {
+  add(selfCheckPath(p), linkShellLibrary(p, template('datadog-fips-proxy-check.sh'), {
     ...values,
     SERVICES: p.ports.services.map((s) => `${s.offset}:${s.name}:${s.kind}`).join(' '),
     AGENT_TLS_PORTS: p.ports.services.filter((s) => s.agentTls).map((s) => `${s.offset}|${s.product}|${s.agentTls}`).join('\n'),
   }, 'datadog-fips-proxy-check.sh'), 0o755)
+  add(datadogYamlAwkPath(p), readFileSync(DATADOG_YAML_AWK))
   add(exampleConfig(p), renderHaproxyConfig(p, { caBundle: format.caBundle, flavour: `${format.id} package, CA bundle ${format.caBundle}` }))
   add(`${format.unitDir}/${p.name}.service`, render(template(`${p.name}.service`), values, 'unit'))
 

@@ -37,6 +37,8 @@ const NEEDS: Record<Target, Needs> = {
       shellcheck: 'shellcheck', 'systemd-analyze': 'systemd', gawk: 'gawk', busybox: 'busybox', rpm2cpio: 'rpm', cpio: 'cpio', wrk: 'wrk',
       // podman kube play's pod infra container runs it (test/image-pod-shapes.ts); Debian's podman 4.3 does not depend on it.
       catatonit: 'catatonit',
+      // gitlab-ci-local copies the checkout for each job with it (test/gitlab-pipeline.test.ts).
+      rsync: 'rsync',
     },
     packages: ['libc6-arm64-cross', 'libgcc-s1-arm64-cross'],
   },

@@ -1,7 +1,9 @@
 #!/usr/bin/env tsx
 // make matrix: the distro test matrix (test/matrix/matrix.yaml) against the packages, install
-// script and repositories of dist/. Runs every row this machine can run; the others are reported
-// as not run. Results: dist/matrix/results.md and dist/matrix/junit.xml; exit 1 if a row failed.
+// script and repositories of dist/, which it never builds (make matrix runs make packages first;
+// make matrix-prebuilt, a CI row job on the build job's artifact, does not). Runs every row this
+// machine can run; the others are reported as not run. Results: dist/matrix/results.md and
+// dist/matrix/junit.xml; exit 1 if a row failed.
 //   MATRIX_ROWS=debian-12,rpm-root-rhel   only these rows
 //   MATRIX_JOBS=2                         rows in parallel
 //   MATRIX_ROW_TIMEOUT=900                seconds per row
@@ -11,10 +13,11 @@
 //   MATRIX_ENGINE=docker|podman           the container engine (default docker); docker starts a
 //                                         daemon of its own when none answers on DOCKER_HOST
 import path from 'node:path'
-import { withContainerEngine } from '../../scripts/lib/engine-session.ts'
+import { withContainerEngine } from './engine-session.ts'
 import { main } from '../../scripts/lib/main.ts'
 import { distDir } from '../../scripts/lib/paths.ts'
 import { type MatrixRow, loadMatrix } from '../matrix/definition.ts'
+import { missingRowInputs } from '../matrix/row-inputs.ts'
 import { resultsMarkdown, runMatrix, writeReports } from '../matrix/runner.ts'
 
 // MATRIX_IMAGES: each named row runs from the given image, as a registry row (its `local` way
@@ -31,6 +34,10 @@ function withImages(rows: MatrixRow[], spec: string | undefined): MatrixRow[] {
 }
 
 await main(async () => {
+  const missing = missingRowInputs()
+  if (missing.length) {
+    throw new Error(`the matrix runs on what make packages wrote, and ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing: run make matrix (it builds them), or unpack the CI build job's artifact first`)
+  }
   const all = withImages(loadMatrix(), process.env.MATRIX_IMAGES)
   const wanted = process.env.MATRIX_ROWS?.split(',').map((s) => s.trim()).filter(Boolean)
   const unknown = (wanted ?? []).filter((id) => !all.some((r) => r.id === id))

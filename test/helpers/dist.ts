@@ -1,4 +1,5 @@
 // The packages and the install script `make packages` wrote to dist/, as the tests see them.
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { loadVariants } from '../../scripts/lib/installer.ts'
 import { distDir } from '../../scripts/lib/paths.ts'
@@ -17,3 +18,10 @@ export function distPackage(format: string, arch: string): string {
   if (!found) throw new Error(`no ${format} package for ${arch} in dist/manifest.json`)
   return path.join(distDir, found.file)
 }
+
+// dist/ as names, sizes and mtimes, to compare before and after a step: any file written, replaced
+// or removed shows. A fresh clone has no dist/: that is a state too.
+export const distSnapshot = (): string[] => !existsSync(distDir) ? ['(no dist/)'] : readdirSync(distDir, { recursive: true, encoding: 'utf8' }).sort().map((f) => {
+  const st = statSync(path.join(distDir, f))
+  return `${f} ${st.size} ${st.mtimeMs}`
+})

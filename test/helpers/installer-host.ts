@@ -7,11 +7,11 @@ import { fixtureIntakeHosts } from './vendor-dialect.ts'
 import os from 'node:os'
 import path from 'node:path'
 import { parse } from 'yaml'
-import { importImage, startSystemd, type Container } from '../../scripts/lib/containers.ts'
+import { importImage, startSystemd, type Container } from '../harness/containers.ts'
 import { cacheDir, distDir } from '../../scripts/lib/paths.ts'
-import { type Product, liveConfig, loadProduct } from '../../scripts/lib/product.ts'
-import { buildRepos, rpmRepoPath } from '../../scripts/lib/repo.ts'
-import { debianRootfsTarball } from '../../scripts/lib/rootfs.ts'
+import { type Product, agentConfig, datadogYamlAwkPath, liveConfig, loadProduct } from '../../scripts/lib/product.ts'
+import { buildRepos, rpmRepoPaths } from '../../scripts/lib/repo.ts'
+import { debianRootfsTarball } from '../harness/rootfs.ts'
 import { signingKey } from '../../scripts/lib/signing.ts'
 import { buildFixtureAgent } from '../fixtures/datadog-agent/fixture-agent.ts'
 import { fixtureIntake } from '../fixtures/intake.ts'
@@ -62,8 +62,7 @@ export async function servedTree(packagesOf: (format: string) => string[]): Prom
 export interface ShResult { code: number; out: string; err: string }
 
 // The RPM repositories of a served tree: both flavours, every architecture.
-export const servedRpmRepos = (served: string, p: Product) =>
-  (['rhel', 'suse'] as const).flatMap((flavour) => p.architectures.map((a) => path.join(served, rpmRepoPath(p, flavour, AGENT_MAJOR, a.rpm))))
+export const servedRpmRepos = (served: string, p: Product) => rpmRepoPaths(p, AGENT_MAJOR).map((dir) => path.join(served, dir))
 
 export interface InstallerHost {
   container: Container
@@ -233,3 +232,12 @@ export async function serveFixtureIntake(h: InstallerHost, p: Product, trustCa: 
 // again' in the self-check test on a loaded machine).
 const FIXTURE_INTAKE_PROCESS = "'^/opt/.*/openssl s_server -accept 127.0.0.2:443'"
 export const stopFixtureIntakeCommand = `{ pkill -f ${FIXTURE_INTAKE_PROCESS} || true; while pgrep -f ${FIXTURE_INTAKE_PROCESS} >/dev/null; do sleep 0.1; done; }`
+
+// Keys of the host's datadog.yaml, read by the reader the package ships (datadog-yaml.awk, mode=get):
+// the one reader of datadog.yaml, the install script's and the self-check's.
+export async function agentYamlValues(h: InstallerHost, p: Product, keys: string[]): Promise<Record<string, string>> {
+  const read = keys.map((k) => `printf '%s=%s\\n' ${k} "$(awk -v mode=get -v key=${k} -f ${datadogYamlAwkPath(p)} ${agentConfig(p)})"`).join('; ')
+  const r = await h.sh(read)
+  if (r.code !== 0) throw new Error(`reading ${agentConfig(p)} failed (exit ${r.code}): ${r.err}`)
+  return Object.fromEntries(r.out.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
+}

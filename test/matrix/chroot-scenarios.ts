@@ -7,18 +7,19 @@ import { $ } from 'zx'
 import { buildPackages } from '../../scripts/lib/packages.ts'
 import { buildDir, cacheDir } from '../../scripts/lib/paths.ts'
 import { type PackageFormat, type Product, configDirCaBundle, exampleConfig, fipsinstallPath, liveConfig } from '../../scripts/lib/product.ts'
-import { debianRootfsTarball, unpackRootfs } from '../../scripts/lib/rootfs.ts'
+import { debianRootfsTarball, unpackRootfs } from '../harness/rootfs.ts'
 import { upstreamVersion } from '../../scripts/lib/version.ts'
 import type { Check } from './checks.ts'
+import { ROW_ARCH } from './row-inputs.ts'
 import { caBundleLinkTarget } from '../helpers/vendor-dialect.ts'
 
 export const NEXT_VERSION = '1.1.1-rc.1'
 
 // Packages of a newer version, for upgrades: the same proxy trees, the product's version bumped.
-// x86_64 only: the rows that upgrade run on this machine's architecture.
+// ROW_ARCH only: the rows that upgrade run on this machine's architecture.
 export async function buildNextPackages(product: Product): Promise<(format: string) => string> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'next-packages-'))
-  const next = { ...product, version: NEXT_VERSION, architectures: product.architectures.filter((a) => a.name === 'x86_64') }
+  const next = { ...product, version: NEXT_VERSION, architectures: product.architectures.filter((a) => a.name === ROW_ARCH) }
   const built = await buildPackages({ product: next, outDir: dir, sourceDateEpoch: 1_700_000_000, workDir: path.join(dir, 'work') })
   return (format: string) => path.join(dir, built.find((p) => p.format === format)!.file)
 }

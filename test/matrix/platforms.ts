@@ -104,7 +104,11 @@ export const PLATFORMS: Record<FormatId, Platform> = {
   },
 }
 
-export const platform = (format: string): Platform => PLATFORMS[format as FormatId]
+// The platform of a package format of product.yaml; an id without one is a harness to write.
+export function platform(format: string): Platform {
+  if (!(format in PLATFORMS)) throw new Error(`the test harness has no platform for package format '${format}' of product.yaml (test/matrix/platforms.ts): add one`)
+  return PLATFORMS[format as FormatId]
+}
 
 // The HTTP server that serves the test repositories inside the container: busybox httpd where
 // the distribution's busybox has it, else python3 (RHEL and SUSE ship no busybox in their base).

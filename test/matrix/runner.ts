@@ -5,19 +5,20 @@
 // with a registry); where it cannot, the row is reported as not run, with the engine's reason.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { type EngineName, engine, preparedImage, pullImage, removeContainersNamed } from '../../scripts/lib/containers.ts'
+import { type EngineName, engine, preparedImage, pullImage, removeContainersNamed } from '../harness/containers.ts'
 import { formatDuration } from '../../scripts/lib/exec.ts'
 import { TLS12_CIPHERS, TLS13_SUITES } from '../../scripts/lib/haproxy-config.ts'
 import { packageVersion } from '../../scripts/lib/packages.ts'
 import { type PackageFormat, type Product, configDirCaBundle, exampleConfig, fipsinstallPath, liveConfig, loadProduct, runHaproxyPath, selfCheckPath } from '../../scripts/lib/product.ts'
 import { distPackage } from '../helpers/dist.ts'
 import { buildDir } from '../../scripts/lib/paths.ts'
-import { type InstallerHost, addFixtureIntakes, containerHost, debianImage, fipsInstallEnv, releasePackages, serveFixtureIntake, servedTree, testRepository } from '../helpers/installer-host.ts'
+import { type InstallerHost, addFixtureIntakes, agentYamlValues, containerHost, debianImage, fipsInstallEnv, releasePackages, serveFixtureIntake, servedTree, testRepository } from '../helpers/installer-host.ts'
 import { FIXTURE_AGENT_VERSION, FIXTURE_POSTINST_HOLD } from '../fixtures/datadog-agent/fixture-agent.ts'
 import { type Assertion, type Check, Collector } from './checks.ts'
 import { NEXT_VERSION, buildNextPackages, debianChroot, rpmRootScenario } from './chroot-scenarios.ts'
 import { type MatrixRow, type Placement, placement } from './definition.ts'
 import { type Platform, platform, prepareScript } from './platforms.ts'
+import { ROW_ARCH } from './row-inputs.ts'
 import { becomeRpmHost, standInDescription, standInImage, standInPlatform } from './stand-ins.ts'
 import { type TamperedTrees, tamperedTrees } from './tampered.ts'
 import { caBundleLinkTarget, keepVendorConfigCommand, serveVendorDialect, vendorResolutionFromLibcCommand } from '../helpers/vendor-dialect.ts'
@@ -89,7 +90,7 @@ async function installRow(t: Check, ctx: Context, h: InstallerHost, format: Pack
   t.is((await h.sh(`stat -c %U:%G:%a ${liveConfig(p)}`)).out.trim(), `${p.user}:${p.group}:640`, 'live config dd-agent:dd-agent 640')
   t.is((await h.sh(`stat -c %U:%G:%a ${exampleConfig(p)} ${p.paths.embedded}/sbin/haproxy`)).out.trim(), 'root:root:644\nroot:root:755', 'example and binary owned by root')
   t.is((await h.sh(`test -s ${p.paths.embedded}/ssl/fipsmodule.cnf && ${fipsinstallPath(p)}`)).code, 0, 'fipsmodule.cnf generated on this host and verified')
-  t.is((await h.sh(`awk '/^fips:/{f=1;next} f&&/^[^ ]/{f=0} f' /etc/datadog-agent/datadog.yaml`)).out, `  enabled: true\n  https: false\n  port_range_start: ${p.ports.rangeStart}\n`, 'datadog.yaml has the fips settings')
+  t.is(JSON.stringify(await agentYamlValues(h, p, ['fips.enabled', 'fips.https', 'fips.port_range_start'])), JSON.stringify({ 'fips.enabled': 'true', 'fips.https': 'false', 'fips.port_range_start': String(p.ports.rangeStart) }), 'datadog.yaml has the fips settings')
   t.is((await h.sh(`systemctl is-active ${p.name}`)).out.trim(), 'active', 'the unit is active')
   // No `ss -H`: iproute2 before 4.15 (CentOS 7, Debian 8-9) does not have it.
   const listeners = (await h.sh(`ss -ltn | awk 'NR > 1 { print $4 }'`)).out.split('\n').filter((a) => {
@@ -229,7 +230,7 @@ async function movedRangeCheck(t: Check, p: Product, h: InstallerHost, format: P
   const r = await h.install({ ...fipsInstallEnv(p), DD_FIPS_PORT_RANGE_START: String(moved) })
   t.is(r.code === 0 ? 'exit 0' : `exit ${r.code}: ${lastLines(r.out)}`, 'exit 0', `DD_FIPS_PORT_RANGE_START=${moved} exits 0`)
   t.is((await h.sh(`grep -v '^#' ${format.envFile}`)).out, `DD_FIPS_PORT_RANGE_START=${moved}\n`, `${format.envFile} has the moved range`)
-  t.is((await h.sh(`awk '/^fips:/{f=1;next} f&&/^[^ ]/{f=0} f && /port_range_start/' /etc/datadog-agent/datadog.yaml`)).out, `  port_range_start: ${moved}\n`, 'and datadog.yaml the same')
+  t.is((await agentYamlValues(h, p, ['fips.port_range_start']))['fips.port_range_start'], String(moved), 'and datadog.yaml the same')
   const listening = (await h.sh(`ss -ltn | awk 'NR > 1 { print $4 }'`)).out.split('\n').filter((a) => /^127\.0\.0\.1:\d+$/.test(a) && Number(a.split(':')[1]) >= p.ports.rangeStart && Number(a.split(':')[1]) < moved + p.ports.rangeSize).sort()
   t.is(listening, p.ports.services.map((s) => `127.0.0.1:${moved + s.offset}`).sort(), `every listener moved to ${moved}-${moved + p.ports.rangeSize - 1}`)
   await relayedRequest(t, p, h, moved + relayedService(p).offset)
@@ -259,7 +260,7 @@ async function runRow(row: MatrixRow, where: Exclude<Placement, { kind: 'nowhere
     timedOut.throwIfAborted()
     const { root, remove } = await debianChroot()
     try {
-      await rpmRootScenario(t, product, format, distPackage(row.format, 'x86_64'), nextPackage(row.format), root)
+      await rpmRootScenario(t, product, format, distPackage(row.format, ROW_ARCH), nextPackage(row.format), root)
     } finally {
       remove()
     }
@@ -275,7 +276,7 @@ async function runRow(row: MatrixRow, where: Exclude<Placement, { kind: 'nowhere
   } else {
     const pulled = await pullImage(where.image)
     if (!pulled.ok) return { row, status: 'not run', ranOn: `needs the image ${where.image}, which ${bin} cannot pull: ${pulled.reason}`, assertions: [] }
-    log(`[matrix] ${row.id}: preparing ${where.image} (or reusing it, see README)`)
+    log(`[matrix] ${row.id}: preparing ${where.image} (or reusing it, see test/README.md)`)
     image = await preparedRowImage(row, where.image, format)
     ranOn = `${where.image} container, systemd`
   }

@@ -6,10 +6,10 @@
 // (test/fixtures/rpm-base.ts). What it proves: the install script's RPM path, the repositories'
 // signatures and metadata, and the packages' dependencies and scriptlets, through a real package
 // manager. What it cannot: the distribution's own libraries, SELinux, its systemd and its CA tools.
-import { importImage } from '../../scripts/lib/containers.ts'
+import { importImage } from '../harness/containers.ts'
 import { cacheDir } from '../../scripts/lib/paths.ts'
 import type { PackageFormat, Product } from '../../scripts/lib/product.ts'
-import { TEST_ROOT_PACKAGES, debianRootfsTarball } from '../../scripts/lib/rootfs.ts'
+import { TEST_ROOT_PACKAGES, debianRootfsTarball } from '../harness/rootfs.ts'
 import { buildRpmBase } from '../fixtures/rpm-base.ts'
 import type { InstallerHost } from '../helpers/installer-host.ts'
 import type { StandIn } from './definition.ts'

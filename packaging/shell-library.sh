@@ -1,5 +1,7 @@
-# Definitions shared by the deb and rpm maintainer scripts of @NAME@. Each script gets the ones it
-# uses (scripts/lib/maintainer-scripts.ts): one definition per blank-line separated block.
+# The shell library of @NAME@: definitions shared by every shell script the product ships or
+# generates (the maintainer scripts, the install script, the self-check, the container entrypoint,
+# HAProxy's launcher). Each script gets the ones it uses (scripts/lib/shell-library.ts): one
+# definition per blank-line separated block.
 # POSIX sh: maintainer scripts run under dash on Debian and bash on RHEL/SUSE.
 
 # The systemd unit.
@@ -34,34 +36,19 @@ remove_generated() {
     rm -f @EMBEDDED@/ssl/fipsmodule.cnf @EMBEDDED@/ssl/fipsmodule.cnf.*
 }
 
-# The scalar at dotted key $2 (fips.local_address, logs_config.use_http) of YAML file $1 ("-":
-# stdin), quotes and a trailing comment off; nothing when the key is absent or holds a mapping, a
-# list or a block scalar. Reads block mappings at any depth, skipping lists and block scalars; not a
-# YAML parser (the install script's awk validates datadog.yaml before anything edits it).
+# The program that reads and edits datadog.yaml (packaging/datadog-yaml.awk), as the package
+# ships it. The install script, which runs before the package is there, defines its own, with the
+# same text.
+datadog_yaml_awk() {
+    cat @DATADOG_YAML_AWK@
+}
+
+# The scalar at dotted key $2 (fips.local_address, logs_config.use_http) of datadog.yaml $1 ("-":
+# stdin), as YAML reads it (quotes and escapes undone, a flow mapping's keys found); nothing when
+# the key is absent or holds a mapping, a list or a block scalar, or when the file is not YAML the
+# reader reads (the same reader that patches it: datadog-yaml.awk).
 agent_yaml_value() {
-    awk -v want="$2" -v q="'" '
-        BEGIN { skip = -1 }
-        { sub(/\r$/, ""); match($0, /^ */); indent = RLENGTH; rest = substr($0, indent + 1) }
-        rest == "" || rest ~ /^#/ { next }
-        skip >= 0 && (indent > skip || (indent == skip && rest ~ /^-([ \t]|$)/)) { next }
-        { skip = -1 }
-        /^(---|\.\.\.)/ { next }
-        rest ~ /^-([ \t]|$)/ { skip = indent; next }
-        rest !~ /^[A-Za-z0-9_.\/-]+:([ \t]|$)/ { next }
-        {
-            key = rest; sub(/:.*$/, "", key)
-            v = substr(rest, length(key) + 2); sub(/^[ \t]+/, "", v)
-            while (n > 0 && ind[n] >= indent) n--
-            ind[++n] = indent; name[n] = key
-            path = name[1]; for (i = 2; i <= n; i++) path = path "." name[i]
-            if (v ~ /^[|>]/) skip = indent
-            if (path != want) next
-            if (substr(v, 1, 1) == "\"" || substr(v, 1, 1) == q) { c = substr(v, 1, 1); v = substr(v, 2); sub(c ".*$", "", v) }
-            else if (v ~ /^[|>{[]/) v = ""
-            else { sub(/[ \t]+#.*$/, "", v); sub(/[ \t]+$/, "", v) }
-            print v
-            exit
-        }' "$1"
+    awk -v mode=get -v key="$2" "$(datadog_yaml_awk)" "$1" 2>/dev/null
 }
 
 # A scalar of agent_yaml_value as a boolean (YAML 1.1 spellings too): true, false, or nothing.
@@ -76,7 +63,7 @@ yaml_bool() {
 # Says so, and how to revert: the install script's DD_FIPS_REVERT (its address is in the
 # install_info it wrote, when it installed the proxy).
 warn_agent_still_fips() {
-    agent_yaml=/etc/datadog-agent/datadog.yaml
+    agent_yaml=@AGENT_CONFIG@
     [ -r "$agent_yaml" ] && [ "$(yaml_bool "$(agent_yaml_value "$agent_yaml" fips.enabled)")" = true ] || return 0
     script_url=$(sed -n 's/^# install script: //p' @CONFIG_DIR@/install_info 2>/dev/null)
     echo "@NAME@: $agent_yaml still has fips.enabled: true: the Agent sends its data to the proxy's ports, where nothing listens any more."

@@ -1,11 +1,11 @@
 #!/usr/bin/env tsx
 // Runs a command with the container engine of MATRIX_ENGINE available, e.g. the test suite:
-//   MATRIX_ENGINE=docker tsx scripts/with-engine.ts ava
+//   MATRIX_ENGINE=docker tsx test/harness/with-engine.ts ava
 // With docker and no daemon answering on DOCKER_HOST, one is started for the command (DOCKER_HOST
 // is set for it) and stopped afterwards; the run fails if the host's mount table changed.
 import { $ } from 'zx'
-import { withContainerEngine } from './lib/engine-session.ts'
-import { main } from './lib/main.ts'
+import { withContainerEngine } from './engine-session.ts'
+import { main } from '../../scripts/lib/main.ts'
 
 await main(async () => {
   const argv = process.argv.slice(2)

@@ -1,4 +1,8 @@
-# Sets the `fips:` mapping of a datadog.yaml: enabled: true, https: false,
+# The one reader and editor of datadog.yaml: the package ships it (share/datadog-yaml.awk), the
+# install script carries the same text, the self-check and the maintainer scripts read through it
+# (agent_yaml_value), and the tests read hosts' datadog.yaml with it.
+#
+# mode=set (the default) sets the `fips:` mapping of a datadog.yaml: enabled: true, https: false,
 # port_range_start: <port>. Every other key, value and comment is kept; an existing top-level
 # fips: block (block or flow style) is replaced in place, keeping its other keys; otherwise the
 # block is appended. CRLF line endings are kept.
@@ -14,9 +18,16 @@
 # a file without a top-level site gets site: <site>, since the Agent, which ignored site in FIPS
 # mode, would otherwise send to its default site, outside GovCloud.
 #
+# mode=get prints the scalar at a dotted key (fips.enabled), as YAML reads it: quotes and escapes
+# undone, a multi-line plain or quoted scalar folded, a key inside a flow mapping found
+# (fips: {enabled: true}). It prints nothing when the key is absent or holds a mapping, a list or
+# a block scalar. mode=check only validates. Both exit 3 like the others on a file they cannot read.
+#
 # POSIX awk (mawk, gawk, busybox): no gensub, no three-argument match, no \s.
-# Usage: awk -v port=9803 -f datadog-yaml-fips.awk datadog.yaml > patched
-#        awk -v mode=revert -v site=ddog-gov.com -f datadog-yaml-fips.awk datadog.yaml > reverted
+# Usage: awk -v port=9803 -f datadog-yaml.awk datadog.yaml > patched
+#        awk -v mode=revert -v site=ddog-gov.com -f datadog-yaml.awk datadog.yaml > reverted
+#        awk -v mode=get -v key=fips.port_range_start -f datadog-yaml.awk datadog.yaml
+#        awk -v mode=check -f datadog-yaml.awk datadog.yaml
 
 function fail(msg) {
     printf("line %d: %s\n", cur, msg) > "/dev/stderr"
@@ -215,6 +226,8 @@ END {
             kind_of[cur] = in_seq_item ? "seq" : "key"
             key_of[cur] = key
             indent_at[cur] = col
+            kname[depth] = key
+            if (getting) note_key(s, col + kc + 1)
             if (!in_seq_item && col == top && depth == 1) {
                 if (key in seen) fail("duplicate key '" key "' (map keys must be unique)")
                 seen[key] = cur
@@ -230,6 +243,12 @@ END {
     }
     cur = n
     if (in_flow) fail("unclosed " (fquote != "" ? "quoted scalar" : "flow collection") " at the end of the file")
+    if (checking) exit 0
+    if (getting) {
+        v = got ? scalar(value_text(got, gotpos)) : flowline ? flow_lookup(value_text(flowline, flowpos), flowrest) : NONE
+        if (v != NONE) print v
+        exit 0
+    }
     if (top < 0) top = 0
 
     eol = crlf ? "\r\n" : "\n"
@@ -329,32 +348,133 @@ function emit_settings(pad) {
 }
 
 # Splits the inside of a flow mapping into "key: value" lines, without the managed keys.
-function flow_pairs(body,    out, i, n, c, d, q, start, item, k) {
-    out = ""; d = 0; q = ""; start = 1
+function flow_pairs(body,    out, cnt, j, items) {
+    out = ""
+    cnt = flow_items(body, items)
+    for (j = 1; j <= cnt; j++) if (!(flow_key(items[j]) in managed)) out = out items[j] "\n"
+    return out
+}
+
+# Splits the inside of a flow collection into its top-level items (items[1..n]); returns n.
+function flow_items(body, items,    i, n, c, d, q, start, cnt, item) {
+    cnt = 0; d = 0; q = ""; start = 1
     n = length(body)
     for (i = 1; i <= n + 1; i++) {
         c = (i <= n) ? substr(body, i, 1) : ","
-        if (q != "") { if (c == q) q = ""; continue }
+        if (q != "") { if (c == "\\" && q == "\"") i++; else if (c == q) q = ""; continue }
         if (c == "\"" || c == "'") q = c
         else if (c == "[" || c == "{") d++
         else if (c == "]" || c == "}") d--
         else if (c == "," && d == 0) {
             item = trim(substr(body, start, i - start))
             start = i + 1
-            if (item == "") continue
-            k = item
-            sub(/[ \t]*:.*$/, "", k)
-            if (!(k in managed)) out = out item "\n"
+            if (item != "") items[++cnt] = item
         }
     }
-    return out
+    return cnt
+}
+
+# The key of a flow mapping's item "key: value", quotes undone; its value text goes to flow_val.
+function flow_key(item,    p, c) {
+    c = substr(item, 1, 1)
+    if (c == "\"" || c == "'") {
+        fdepth = 0; fquote = ""
+        p = scan(item, 1)
+        if (!p) { flow_val = ""; return NONE }
+        flow_val = trim(substr(item, p))
+        sub(/^:/, "", flow_val)
+        flow_val = trim(flow_val)
+        return scalar(substr(item, 1, p - 1))
+    }
+    p = key_colon(item)
+    if (!p) { flow_val = ""; return trim(item) }
+    flow_val = trim(substr(item, p + 1))
+    return trim(substr(item, 1, p - 1))
+}
+
+# mode=get: notes the key just read at the current depth, whose value starts at position pos of
+# line s: the key wanted, or a key above it whose value is a flow mapping that may hold it.
+function note_key(s, pos,    i, here) {
+    here = ""
+    for (i = 1; i <= depth; i++) {
+        if (knd[i] != "map") return
+        here = (i == 1) ? kname[i] : here "." kname[i]
+    }
+    if (here == want && !got) { got = cur; gotpos = pos }
+    else if (index(want, here ".") == 1 && substr(trim(substr(s, pos)), 1, 1) == "{") {
+        flowline = cur; flowpos = pos; flowrest = substr(want, length(here) + 2)
+    }
+}
+
+# The text of the value that starts at position pos of line l, with its continuation lines
+# folded in (a multi-line plain, quoted or flow value).
+function value_text(l, pos,    v, i) {
+    v = substr(L[l], pos)
+    for (i = l + 1; i <= n && kind_of[i] == "cont" && L[i] !~ /^[ \t]*$/; i++) v = v " " trim(L[i])
+    return trim(v)
+}
+
+# A scalar's value as YAML reads it (quotes and escapes undone, a plain one's comment off), or
+# NONE for a mapping, a list, a block scalar, an anchor, alias or tag, or nothing.
+function scalar(v,    c, out, i, n, ch) {
+    v = trim(v)
+    c = substr(v, 1, 1)
+    n = length(v)
+    out = ""
+    if (c == "\"") {
+        for (i = 2; i <= n; i++) {
+            ch = substr(v, i, 1)
+            if (ch == "\"") return out
+            if (ch == "\\") {
+                ch = substr(v, ++i, 1)
+                if (ch == "n") ch = "\n"
+                else if (ch == "t") ch = "\t"
+            }
+            out = out ch
+        }
+        return NONE
+    }
+    if (c == "'") {
+        for (i = 2; i <= n; i++) {
+            ch = substr(v, i, 1)
+            if (ch == "'" && substr(v, i + 1, 1) == "'") i++
+            else if (ch == "'") return out
+            out = out ch
+        }
+        return NONE
+    }
+    if (v == "" || c ~ /[][{}|>&*!#]/) return NONE
+    sub(/[ \t]+#.*$/, "", v)
+    return v
+}
+
+# mode=get: the value of a dotted key inside the flow mapping text.
+function flow_lookup(text, keypath,    p, cnt, items, j, first, rest) {
+    if (substr(text, 1, 1) != "{") return NONE
+    fdepth = 0; fquote = ""
+    p = scan(text, 1)
+    if (!p) return NONE
+    first = keypath; rest = ""
+    if (index(keypath, ".")) { first = substr(keypath, 1, index(keypath, ".") - 1); rest = substr(keypath, index(keypath, ".") + 1) }
+    cnt = flow_items(substr(text, 2, p - 3), items)
+    for (j = 1; j <= cnt; j++) {
+        if (flow_key(items[j]) != first) continue
+        return rest == "" ? scalar(flow_val) : flow_lookup(flow_val, rest)
+    }
+    return NONE
 }
 
 BEGIN {
     managed["enabled"] = 1
     managed["https"] = 1
     managed["port_range_start"] = 1
+    NONE = "\001"
     revert = (mode == "revert")
+    getting = (mode == "get")
+    checking = (mode == "check")
+    want = key
+    if (mode != "" && mode != "set" && !revert && !getting && !checking) { print "mode must be set, revert, get or check" > "/dev/stderr"; failed = 1; exit 3 }
     if (revert && site == "") { print "mode=revert needs site" > "/dev/stderr"; failed = 1; exit 3 }
-    if (!revert && port !~ /^[0-9]+$/) { print "port must be a number" > "/dev/stderr"; failed = 1; exit 3 }
+    if (getting && key == "") { print "mode=get needs key" > "/dev/stderr"; failed = 1; exit 3 }
+    if ((mode == "" || mode == "set") && port !~ /^[0-9]+$/) { print "port must be a number" > "/dev/stderr"; failed = 1; exit 3 }
 }

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { $ } from 'zx'
-import { configuredDebianMirrors } from './sources.ts'
+import { configuredDebianMirrors } from '../../scripts/lib/sources.ts'
 
 // What every test root needs beyond minbase: the package's dependencies, systemd (with
 // deb-systemd-helper) so that enabling and starting can be checked, curl and gnupg for the install
