@@ -21,7 +21,7 @@ const FIPS = fipsSettings(product)
 const TEMP = `.${SCRIPT.replace(/\.sh$/, '')}-tmp.`
 const LOGS_CONFIG = agentLogsConfig(product)
 
-test.serial('a fresh FIPS install with hostile values: datadog.yaml parses back to them', async (t) => {
+test('a fresh FIPS install with hostile values: datadog.yaml parses back to them', async (t) => {
   await withHost(async (h) => {
     const r = await h.install({ ...FIPS_ENV, DD_ENV: HOSTILE.DD_ENV, DD_TAGS: HOSTILE.DD_TAGS, DD_HOSTNAME: HOSTILE.DD_HOSTNAME })
     t.is(r.code, 0, r.out)
@@ -46,7 +46,7 @@ async function unsatisfiableTree(): Promise<string> {
   return servedTree((format) => (format === 'deb' ? [broken] : releasePackages(format)))
 }
 
-test.serial('DD_INSTALL_ONLY: a package install that fails leaves no policy-rc.d behind', async (t) => {
+test('DD_INSTALL_ONLY: a package install that fails leaves no policy-rc.d behind', async (t) => {
   await withHost(async (h) => {
     const r = await h.install({ ...FIPS_ENV, DD_INSTALL_ONLY: 'true' })
     t.is(r.code, 1, r.out)
@@ -100,6 +100,9 @@ const KILL_POINTS: { what: string; env?: Record<string, string>; before?: string
   },
 ]
 
+// Serial (AVA runs them first, one at a time): the watcher that kills the run polls without
+// pause for a moment that can be short (a temporary file), and must not share the CPUs with other
+// installs. The other tests each have their own host and run side by side afterwards.
 for (const point of KILL_POINTS) {
   test.serial(`an install killed ${point.what} converges when run again`, async (t) => {
     await withHost(async (h) => {
@@ -115,7 +118,7 @@ for (const point of KILL_POINTS) {
   })
 }
 
-test.serial('two runs at once: the second waits for the first, naming it; both succeed and the host is healthy', async (t) => {
+test('two runs at once: the second waits for the first, naming it; both succeed and the host is healthy', async (t) => {
   await withHost(async (h) => {
     const run = (n: number) => `bash -c "$(curl -fsSL ${REPO_URL}/${SCRIPT})" >/tmp/run${n}.log 2>&1; echo $? >/tmp/run${n}.rc`
     const r = await h.sh(`cd /root && { (${run(1)}) & (${run(2)}) & wait; }; cat /tmp/run1.rc /tmp/run2.rc`, { ...FIPS_ENV, DD_REPO_URL: REPO_URL })
@@ -127,7 +130,7 @@ test.serial('two runs at once: the second waits for the first, naming it; both s
   })
 })
 
-test.serial('DD_FIPS_PROXY_LOGS_ENABLED, the package\'s purge, then DD_FIPS_REVERT', async (t) => {
+test('DD_FIPS_PROXY_LOGS_ENABLED, the package\'s purge, then DD_FIPS_REVERT', async (t) => {
   await withHost(async (h) => {
     // The proxy's journal to Datadog: the Agent's log source, dd-agent in systemd-journal.
     const logs = await h.install({ ...FIPS_ENV, DD_FIPS_PROXY_LOGS_ENABLED: 'true' })
