@@ -33,10 +33,10 @@ async function installLib(snippet: string, dir: string) {
     'set -e',
     `mkdir ${layers}/upper ${layers}/work`,
     `mount -t overlay overlay -o lowerdir=/etc,upperdir=${layers}/upper,workdir=${layers}/work /etc`,
-    'mkdir -p /etc/datadog-agent',
+    `mkdir -p ${product.agent.configDir}`,
     // The file is the Agent's user's, as on a host (the overlay takes the new user).
     `getent passwd ${product.user} >/dev/null || useradd -r -U ${product.user}`,
-    `mount --bind ${dir} /etc/datadog-agent`,
+    `mount --bind ${dir} ${product.agent.configDir}`,
     `. ${installScript}`,
     vars,
     snippet,

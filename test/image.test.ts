@@ -2,7 +2,7 @@
 // when that is docker: podman needs no daemon), the amd64 image runs as the platforms run it
 // (read-only root, a tmpfs, no capability, --network none) beside the FIXTURE intake in its network
 // namespace (test/helpers/image-host.ts). Without an engine: the index, both architectures' files,
-// the digests' stability and the platform files of the README.
+// the digests' stability and the platform files (which packaging/README.md shows: test/docs.test.ts).
 import test from 'ava'
 import { createHash } from 'node:crypto'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
@@ -17,7 +17,7 @@ import { buildImage, healthcheckPath, imageLayoutDir, imageName, imageSbomFile }
 import { validateSbom } from '../scripts/lib/sbom.ts'
 import { downloadDebianBinaries } from '../scripts/lib/sources.ts'
 import { ECS_LAUNCH_TYPES, ecsTaskDefinition, helmValues, operatorSpec } from '../scripts/lib/image-platforms.ts'
-import { cacheDir, distDir, repoRoot } from '../scripts/lib/paths.ts'
+import { cacheDir, distDir } from '../scripts/lib/paths.ts'
 import { configDirCaBundle, liveConfig, loadProduct } from '../scripts/lib/product.ts'
 import { proxyOutDir } from '../scripts/lib/proxy-build.ts'
 import { FixturePki, type ServerCert } from './fixtures/pki.ts'
@@ -307,16 +307,12 @@ test('two builds of one commit give the same image digest', async (t) => {
   t.is(again.index.digest, topIndex().manifests[0].digest)
 })
 
-test("the README's Helm values, Operator spec and ECS task definitions (EC2, Fargate) are make image's", (t) => {
-  const readme = readFileSync(path.join(repoRoot, 'README.md'), 'utf8')
-  t.true(readme.includes(`\`\`\`yaml\n${helmValues(product)}\`\`\``), 'the Helm values')
-  t.true(readme.includes(`\`\`\`yaml\n${operatorSpec(product)}\`\`\``), 'the Operator spec')
+test('the Helm values, Operator spec and ECS task definitions (EC2, Fargate): every port, one loopback, a writable dir', (t) => {
   // port + portRange is the last port of the range the Agent uses (the sidecars' portRange counts the ports after the first).
   const fips = (parse(operatorSpec(product)) as any).spec.global.fips
   t.is(fips.port + fips.portRange, product.ports.rangeEnd)
   t.deepEqual((parse(helmValues(product)) as any).fips.portRange, fips.portRange)
   for (const launchType of ECS_LAUNCH_TYPES) {
-    t.true(readme.includes(`\`\`\`json\n${ecsTaskDefinition(product, launchType)}\`\`\``), `the ${launchType} task definition`)
     const task = JSON.parse(ecsTaskDefinition(product, launchType))
     t.is(task.networkMode, 'awsvpc', 'the Agent and the proxy share a loopback')
     const proxy = task.containerDefinitions[1]

@@ -6,25 +6,20 @@ import test from 'ava'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { parse } from 'yaml'
 import { $ } from 'zx'
 import { agentConfig, agentLogsConfig, liveConfig, loadProduct, selfCheckPath } from '../scripts/lib/product.ts'
 import { FIXTURE_POSTINST_HOLD } from './fixtures/datadog-agent/fixture-agent.ts'
 import { SCRIPT } from './helpers/dist.ts'
 import { HOSTILE } from './helpers/installer-lib.ts'
-import { type InstallerHost, REPO_URL, TEST_API_KEY, fipsInstallEnv, releasePackages, servedTree, withInstallerHost as withHost } from './helpers/installer-host.ts'
+import { type InstallerHost, REPO_URL, TEST_API_KEY, fipsInstallEnv, fipsSettings, mainPid, releasePackages, servedTree, statOf, withInstallerHost as withHost, yamlOf } from './helpers/installer-host.ts'
 
 const product = loadProduct()
 const FIPS_ENV = fipsInstallEnv(product)
 const AGENT_YAML = agentConfig(product)
-const FIPS = { enabled: true, https: false, port_range_start: product.ports.rangeStart }
+const FIPS = fipsSettings(product)
 // The prefix of every temporary file of the script (its work directory, files beside a target).
 const TEMP = `.${SCRIPT.replace(/\.sh$/, '')}-tmp.`
 const LOGS_CONFIG = agentLogsConfig(product)
-
-const yamlOf = async (h: InstallerHost, file: string) => parse((await h.sh(`cat ${file}`)).out)
-const statOf = async (h: InstallerHost, file: string) => (await h.sh(`stat -c %U:%G:%a ${file}`)).out.trim()
-const mainPid = async (h: InstallerHost, unit: string) => (await h.sh(`systemctl show -p MainPID --value ${unit}`)).out.trim()
 
 test.serial('a fresh FIPS install with hostile values: datadog.yaml parses back to them', async (t) => {
   await withHost(async (h) => {

@@ -1,7 +1,7 @@
 // The tool check every make target runs first (scripts/lib/tools.ts): a missing tool is named with
 // its Debian package before any build step, and nothing is half-made in dist/.
 import test from 'ava'
-import { mkdtempSync, readdirSync, statSync, symlinkSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, statSync, symlinkSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { $ } from 'zx'
@@ -24,8 +24,9 @@ function pathWithout(without: string): string {
   return dir
 }
 
-// dist/ as names, sizes and mtimes: any file written, replaced or removed shows.
-const snapshot = (dir: string) => readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort().map((f) => {
+// dist/ as names, sizes and mtimes: any file written, replaced or removed shows. A fresh clone has
+// no dist/ (make check runs there): then it must still have none.
+const snapshot = (dir: string) => !existsSync(dir) ? ['(no dist/)'] : readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort().map((f) => {
   const st = statSync(path.join(dir, f))
   return `${f} ${st.size} ${st.mtimeMs}`
 })

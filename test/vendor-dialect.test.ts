@@ -1,6 +1,6 @@
 // Configs in the vendor's dialect against our HAProxy (haproxy -c of the x86_64 proxy tree): the
-// FIXTURE vendor-dialect config needs ca-certificates.crt next to it and nothing else, and the README's
-// table of HAProxy 2.4-era keywords that HAProxy 3.0 refuses is true, line by line, replacements too.
+// FIXTURE vendor-dialect config needs ca-certificates.crt next to it and nothing else, and the table of
+// packaging/README.md of HAProxy 2.4-era keywords that HAProxy 3.0 refuses is true, line by line, replacements too.
 import test from 'ava'
 import { copyFileSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -30,8 +30,8 @@ test('the FIXTURE vendor-dialect config passes haproxy -c with ca-certificates.c
   for (const [, host] of vendorDialectHosts()) t.true(host.endsWith(`.${product.site}`), host)
 })
 
-// The README's table: | section | HAProxy 2.4 line | HAProxy 3.0 says | instead |
-const rows = readFileSync(path.join(repoRoot, 'README.md'), 'utf8').split('\n')
+// packaging/README.md's table: | section | HAProxy 2.4 line | HAProxy 3.0 says | instead |
+const rows = readFileSync(path.join(repoRoot, 'packaging', 'README.md'), 'utf8').split('\n')
   .filter((l) => /^\| (global|frontend|backend) \| `/.test(l))
   .map((l) => {
     const cells = l.split(' | ').map((c) => c.replace(/^\| |\|$/g, '').trim())
@@ -49,7 +49,7 @@ function config(section: string, lines: string[]): string {
     'frontend f', ...bind, ...within('frontend'), '    default_backend b', 'backend b', ...within('backend'), '    server s 127.0.0.1:1', ''].join('\n')
 }
 
-test('the README lists HAProxy 2.4-era keywords: each refused by our HAProxy with the message quoted, each replacement accepted', async (t) => {
+test('packaging/README.md lists HAProxy 2.4-era keywords: each refused by our HAProxy with the message quoted, each replacement accepted', async (t) => {
   t.true(rows.length >= 5, `${rows.length} rows read`)
   for (const [i, row] of rows.entries()) {
     const old = path.join(work, `old-${i}.cfg`)

@@ -1,7 +1,7 @@
 // What the container platforms need to run the image, generated from the product definition so
 // that they never drift from its ports: the Datadog Helm chart's values for its FIPS sidecar (EKS),
 // the Datadog Operator's DatadogAgent with the same, and ECS task definition fragments (EC2 and Fargate) with the Agent and the proxy side by side. The
-// README shows them; test/image.test.ts checks that they are what this generates.
+// packaging/README.md shows them; test/docs.test.ts checks that they are what this generates.
 import type { RegisterTaskDefinitionCommandInput } from '@aws-sdk/client-ecs'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'

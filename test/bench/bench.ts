@@ -157,6 +157,7 @@ async function firstAnswer(answers: { at: number; status: number }[], since: num
 }
 
 export async function runBench(opts: BenchOptions): Promise<{ markdown: string; summary: string; file: string }> {
+  const measuredAt = new Date()
   const product = loadProduct()
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-'))
   const pki = await FixturePki.create(path.join(dir, 'pki'))
@@ -254,6 +255,8 @@ export async function runBench(opts: BenchOptions): Promise<{ markdown: string; 
     const markdown = [
       `# make bench: ${product.name} ${product.version}`,
       '',
+      // The figures are only true of this machine on this day: the record says which.
+      `Measured ${measuredAt.toISOString().replace(/:\d\d\.\d+Z$/, 'Z')} (UTC, at the start of the run).`,
       `Machine: ${os.cpus().length} x ${cpu}, Linux ${os.release()}. ${b.pinned ? 'The proxy alone on CPU 0; wrk and the intake on CPU 1.' : 'One CPU: nothing pinned.'}`,
       `wrk -t1 -c${opts.connections}, ${opts.seconds} s per run, median of ${opts.rounds} interleaved runs, POST of ${agentPayload().length} bytes of JSON.`,
       'Intake: the FIXTURE HAProxy intake (TLS, keep-alive, 202), not the bottleneck: "direct" is its own rate with this client.',

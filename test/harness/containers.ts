@@ -1,7 +1,7 @@
 // A container engine for the tests and the matrix, chosen by MATRIX_ENGINE: `docker` (the default),
 // a Docker Engine answering on DOCKER_HOST (or the default socket; test/harness/engine-session.ts
 // starts one for a run when none answers), or `podman`, with the settings this kind of host needs
-// (runc instead of crun, bounded rlimits, no private bind mount of its storage; see README). Images are
+// (runc instead of crun, bounded rlimits, no private bind mount of its storage; see test/README.md). Images are
 // imported from root filesystem tarballs or pulled from a registry, and prepared by a script run with
 // network; containers boot systemd as PID 1.
 import { createHash } from 'node:crypto'

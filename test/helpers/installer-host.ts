@@ -6,6 +6,7 @@ import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync } from 'node:fs'
 import { fixtureIntakeHosts } from './vendor-dialect.ts'
 import os from 'node:os'
 import path from 'node:path'
+import { parse } from 'yaml'
 import { importImage, startSystemd, type Container } from '../harness/containers.ts'
 import { cacheDir, distDir } from '../../scripts/lib/paths.ts'
 import { type Product, agentConfig, datadogYamlAwkPath, liveConfig, loadProduct } from '../../scripts/lib/product.ts'
@@ -82,6 +83,18 @@ export interface InstallerHost {
   mark(): Promise<void>
   changedSinceMark(): Promise<string[]>
 }
+
+// What the tests read on a host: a YAML file, parsed; a file's owner:group:mode; a unit's main PID.
+export const yamlOf = async (h: InstallerHost, file: string) => parse((await h.sh(`cat ${file}`)).out)
+export const statOf = async (h: InstallerHost, file: string) => (await h.sh(`stat -c %U:%G:%a ${file}`)).out.trim()
+export const mainPid = async (h: InstallerHost, unit: string) => (await h.sh(`systemctl show -p MainPID --value ${unit}`)).out.trim()
+
+// On the Debian hosts: the installed Agent's version, and the proxy service's environment file.
+export const AGENT_VERSION = "dpkg-query -W -f '${Version}' datadog-agent"
+export const debEnvFile = (p: Product) => p.packages.find((f) => f.kind === 'deb')!.envFile
+
+// The fips settings the install script writes into datadog.yaml, on the default port range.
+export const fipsSettings = (p: Product) => ({ enabled: true, https: false, port_range_start: p.ports.rangeStart })
 
 const PIDFILE = '/run/dd-matrix-repo-server.pid'
 

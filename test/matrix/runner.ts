@@ -276,7 +276,7 @@ async function runRow(row: MatrixRow, where: Exclude<Placement, { kind: 'nowhere
   } else {
     const pulled = await pullImage(where.image)
     if (!pulled.ok) return { row, status: 'not run', ranOn: `needs the image ${where.image}, which ${bin} cannot pull: ${pulled.reason}`, assertions: [] }
-    log(`[matrix] ${row.id}: preparing ${where.image} (or reusing it, see README)`)
+    log(`[matrix] ${row.id}: preparing ${where.image} (or reusing it, see test/README.md)`)
     image = await preparedRowImage(row, where.image, format)
     ranOn = `${where.image} container, systemd`
   }
