@@ -1,12 +1,13 @@
 // The tool check every make target runs first (scripts/lib/tools.ts): a missing tool is named with
 // its Debian package before any build step, and nothing is half-made in dist/.
 import test from 'ava'
-import { existsSync, mkdtempSync, readdirSync, statSync, symlinkSync } from 'node:fs'
+import { mkdtempSync, readdirSync, symlinkSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { $ } from 'zx'
-import { distDir, repoRoot } from '../scripts/lib/paths.ts'
+import { repoRoot } from '../scripts/lib/paths.ts'
 import { MissingToolsError, allPackages, ensureTools, missingFor } from '../scripts/lib/tools.ts'
+import { distSnapshot } from './helpers/dist.ts'
 
 // A PATH with every command of this machine's PATH but `without`.
 function pathWithout(without: string): string {
@@ -24,20 +25,13 @@ function pathWithout(without: string): string {
   return dir
 }
 
-// dist/ as names, sizes and mtimes: any file written, replaced or removed shows. A fresh clone has
-// no dist/ (make check runs there): then it must still have none.
-const snapshot = (dir: string) => !existsSync(dir) ? ['(no dist/)'] : readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort().map((f) => {
-  const st = statSync(path.join(dir, f))
-  return `${f} ${st.size} ${st.mtimeMs}`
-})
-
 test('make packages without rpmbuild on PATH: stops before any build step, names rpmbuild and its package, dist/ untouched', async (t) => {
-  const before = snapshot(distDir)
+  const before = distSnapshot()
   const r = await $({ nothrow: true, quiet: true, cwd: repoRoot, env: { ...process.env, PATH: pathWithout('rpmbuild') } })`make packages`
   t.not(r.exitCode, 0)
   t.regex(r.stderr, /error: make proxy, make packages needs rpmbuild \(Debian package rpm, which is installed\), not on PATH/)
   t.notRegex(r.stdout + r.stderr, /ENOENT|\[proxy\]|\[deb /, 'no build step ran')
-  t.deepEqual(snapshot(distDir), before, 'nothing in dist/ changed')
+  t.deepEqual(distSnapshot(), before, 'nothing in dist/ changed')
 })
 
 test('not root, packages missing: the list of tools with their packages, and the one command that installs them', async (t) => {

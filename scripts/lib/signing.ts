@@ -18,6 +18,8 @@ export interface SigningKey {
 
 // Where the key lives unless told otherwise: the build directory's own.
 export const defaultSigningDir = path.join(buildDir, 'signing')
+// The GnuPG home in a key's directory (gpg starts an agent of its own for each).
+export const gnupgHome = (dir: string) => path.join(dir, 'gnupg')
 
 const THROWAWAY_UID = 'datadog-fips-proxy throwaway test key (not for release) <fips-proxy-test@example.com>'
 
@@ -28,7 +30,7 @@ async function secretKeyFingerprints(home: string): Promise<string[]> {
 
 export async function signingKey(opts: { release?: boolean; dir?: string } = {}): Promise<SigningKey> {
   const dir = opts.dir ?? defaultSigningDir
-  const home = path.join(dir, 'gnupg')
+  const home = gnupgHome(dir)
   const keyFile = process.env.DD_SIGNING_KEY_FILE
   if (opts.release && !keyFile) throw new Error('a release signs with its own key: set DD_SIGNING_KEY_FILE to the armored secret key')
   const marker = path.join(dir, 'source')
