@@ -23,8 +23,9 @@ deps: node_modules
 proxy: tools-proxy
 	$(TSX) scripts/proxy.ts
 
-# The release path's two-source build, so that it never rots: libssl/libcrypto from the library's
-# release, fips.so from OpenSSL 3.0.17 (standing in for the validated 3.0.9, which cannot be fetched
+# The release path's two-source build, so that it never rots: the default tree of each arch
+# (libssl/libcrypto/openssl from the library's release, HAProxy; built first if not cached) with
+# fips.so compiled from OpenSSL 3.0.17 (standing in for the validated 3.0.9, which cannot be fetched
 # here), cached like the default trees; test/proxy-tree.test.ts checks them.
 proxy-two-source: tools-proxy
 	FIPS_PROVIDER_SOURCE=openssl-3.0.17 PROXY_OUT_DIR=build/proxy-two-source $(TSX) scripts/proxy.ts

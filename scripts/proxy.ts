@@ -1,7 +1,9 @@
 #!/usr/bin/env tsx
 // make proxy: build (or take from the cache) the HAProxy + OpenSSL FIPS tree per architecture.
 //   ARCHS="x86_64 aarch64"          architectures to build (default: all in product.yaml)
-//   FIPS_PROVIDER_SOURCE=<id>       source of fips.so (default: fips_provider.source in sources.yaml)
+//   FIPS_PROVIDER_SOURCE=<id>       source of fips.so (default: fips_provider.source in sources.yaml);
+//                                   another than the library's: the default tree with only fips.so
+//                                   compiled from it
 //   RELEASE=1                       the release gate (scripts/lib/release-gate.ts): refuse a FIPS
 //                                   provider that is not a validated one, and every other shortcut
 //   DD_FIPS_CACHE_DIR=<dir>         build and source cache (default: ~/.cache/datadog-fips-proxy)

@@ -1,9 +1,10 @@
 // Checks on the trees `make proxy` built, for every architecture of the product, and on those of the
-// release path's two-source build (`make proxy-two-source`: libssl/libcrypto from the library's
-// release, fips.so from another), which must pass every check the default trees pass.
+// release path's two-source build (`make proxy-two-source`: the default tree's libssl, libcrypto,
+// openssl and HAProxy, fips.so from another release), which must pass every check the default trees pass.
 import test from 'ava'
 import { spawn } from 'node:child_process'
-import { existsSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { $ } from 'zx'
@@ -23,7 +24,9 @@ const TREES = [
 // The provider a tree was built with: the default one, or the one its two-source build names.
 const providerOf = (tree: ProxyTree, twoSource: boolean) => sources.sources[twoSource ? tree.report().fips_provider.source : sources.fipsProvider.source]
 const MACHINE: Record<string, RegExp> = { x86_64: /X86-64/, aarch64: /AArch64/ }
-const SHIPPED = ['sbin/haproxy', 'bin/openssl', 'lib/libssl.so.3', 'lib/libcrypto.so.3', 'lib/ossl-modules/fips.so']
+const FIPS_MODULE = 'lib/ossl-modules/fips.so'
+const SHIPPED = ['sbin/haproxy', 'bin/openssl', 'lib/libssl.so.3', 'lib/libcrypto.so.3', FIPS_MODULE]
+const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex')
 
 for (const { name: treeName, base, twoSource } of TREES) for (const { name: arch } of product.architectures) {
   const label = treeName(arch)
@@ -96,7 +99,14 @@ for (const { name: treeName, base, twoSource } of TREES) for (const { name: arch
     if (twoSource) {
       t.not(report.fips_provider.source, 'openssl', 'fips.so comes from another source than the library')
       t.not(provider.version, library.version)
-      t.not(report.cache_key, new ProxyTree(product, arch).report().cache_key, 'the two builds have their own cache entries')
+      const defaultTree = new ProxyTree(product, arch)
+      t.not(report.cache_key, defaultTree.report().cache_key, 'the two builds have their own cache entries')
+      // Only fips.so is compiled from the provider's source: the rest is the default tree's, byte for byte.
+      t.is(report.library_cache_key, defaultTree.report().cache_key)
+      for (const file of SHIPPED.filter((f) => f !== FIPS_MODULE)) t.is(sha256(tree.file(file)), sha256(defaultTree.file(file)), `${file} is the default tree's`)
+      t.not(sha256(tree.file(FIPS_MODULE)), sha256(defaultTree.file(FIPS_MODULE)))
+    } else {
+      t.is(report.library_cache_key, undefined)
     }
     t.is(report.components.fips_provider.sha256, provider.sha256)
     t.is(report.components.openssl.license, library.license)

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { $ } from 'zx'
 import * as tar from 'tar'
 import { treeGlibcFloor, compareVersions } from './elf.ts'
-import { Progress, formatDuration, runLogged } from './exec.ts'
+import { PlannedObjects, Progress, formatDuration, runLogged } from './exec.ts'
 import { buildDir, repoRoot } from './paths.ts'
 import { type Architecture, type Product, architecture } from './product.ts'
 import { type SourceSpec, type SourcesConfig, fetchSource } from './sources.ts'
@@ -37,6 +37,10 @@ export interface BuildPlan {
   provider: SourceSpec
   providerValidated: boolean
   key: string
+  // The two-source build (a provider from another source than the library): the plan of the
+  // library's own tree, whose libssl, libcrypto, openssl and HAProxy this tree reuses as they are;
+  // only fips.so is compiled from the provider's source, all that OpenSSL's FIPS policy takes from it.
+  library?: BuildPlan
 }
 
 export interface PlanOptions {
@@ -61,8 +65,14 @@ export function planProxyBuild(product: Product, sources: SourcesConfig, opts: P
   const providerValidated = sources.fipsProvider.validatedVersions.includes(provider.version)
   const target = `${TOOLCHAIN[arch.name].triple}.${product.glibcFloor}`
   const { openssl, haproxy } = sources.sources
-  const key = cacheKey({ arch: arch.name, target, prefix: product.paths.embedded, sources: [openssl, haproxy, provider].map((s) => s.sha256) })
-  return { product, arch, target, openssl, haproxy, provider, providerValidated, key }
+  const plan = { product, arch, target, openssl, haproxy, provider, providerValidated }
+  if (provider.id === openssl.id) {
+    return { ...plan, key: cacheKey({ arch: arch.name, target, prefix: product.paths.embedded, sources: [openssl, haproxy].map((s) => s.sha256) }) }
+  }
+  // The library tree's key is part of this one: whatever makes a new library tree makes a new
+  // two-source tree.
+  const library = planProxyBuild(product, sources, { arch: arch.name, providerSource: openssl.id })
+  return { ...plan, library, key: cacheKey({ library: library.key, provider: provider.sha256 }) }
 }
 
 export interface BuildResult {
@@ -75,6 +85,9 @@ export interface BuildReport {
   product: string
   arch: string
   cache_key: string
+  // Two-source trees: the cache key of the library tree whose libssl, libcrypto, openssl and
+  // HAProxy they carry.
+  library_cache_key?: string
   built_at: string
   build_seconds: number
   compiler: string
@@ -95,19 +108,43 @@ export function proxyOutDir(arch: string): string {
 // which the packages are made from, unless told otherwise).
 export async function buildProxy(plan: BuildPlan, cacheDir: string, outDir = proxyOutDir(plan.arch.name)): Promise<BuildResult> {
   const progress = new Progress(`proxy ${plan.arch.name}`)
-  const cached = path.join(cacheDir, 'proxy', `${plan.arch.name}-${plan.key}`)
-  const fromCache = existsSync(path.join(cached, 'build-report.json'))
-  if (!fromCache) await buildIntoCache(plan, cacheDir, cached, progress)
+  const { tree, fromCache } = await cachedTree(plan, cacheDir, progress)
   await progress.step(fromCache ? `cache hit ${plan.key}, copy tree` : 'copy tree', () => {
     rmSync(outDir, { recursive: true, force: true })
-    cpSync(cached, outDir, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true })
+    cpSync(tree, outDir, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true })
   })
   const report: BuildReport = JSON.parse(readFileSync(path.join(outDir, 'build-report.json'), 'utf8'))
   if (!plan.providerValidated) progress.note(`WARNING: ${report.fips_provider.statement}`)
   return { outDir, report, fromCache }
 }
 
-async function buildIntoCache(plan: BuildPlan, cacheDir: string, cached: string, progress: Progress): Promise<void> {
+// The plan's tree in the cache, built first if it is not there (a two-source tree: the library's
+// tree first, from the cache too if it is there).
+async function cachedTree(plan: BuildPlan, cacheDir: string, progress: Progress): Promise<{ tree: string; fromCache: boolean }> {
+  const tree = path.join(cacheDir, 'proxy', `${plan.arch.name}-${plan.key}`)
+  const fromCache = existsSync(path.join(tree, 'build-report.json'))
+  if (!fromCache && plan.library) {
+    const library = await cachedTree(plan.library, cacheDir, progress)
+    progress.note(`library tree ${plan.library.key} (${library.fromCache ? 'from the cache' : 'built'}); fips.so from ${plan.provider.id}`)
+    await buildProviderIntoCache(plan, library.tree, cacheDir, tree, progress)
+  } else if (!fromCache) {
+    await buildLibraryIntoCache(plan, cacheDir, tree, progress)
+  }
+  return { tree, fromCache }
+}
+
+// A build's scratch space (build/work/<arch>/), its log, and its ways of running commands.
+interface Workspace {
+  started: number
+  work: string
+  log: string
+  run: (argv: string[], cwd: string) => Promise<void>
+  // A make that compiles: one progress line every 30 s with the objects done of the total.
+  compile: (step: string, argv: string[], cwd: string) => Promise<void>
+  unpack: (spec: SourceSpec) => Promise<string>
+}
+
+function openWorkspace(plan: BuildPlan, cacheDir: string, progress: Progress): Workspace {
   const started = Date.now()
   const work = path.join(buildDir, 'work', plan.arch.name)
   const log = path.join(buildDir, 'logs', `proxy-${plan.arch.name}.log`)
@@ -116,62 +153,97 @@ async function buildIntoCache(plan: BuildPlan, cacheDir: string, cached: string,
   mkdirSync(path.dirname(log), { recursive: true })
   writeFileSync(log, `proxy build ${plan.arch.name}, cache key ${plan.key}, ${new Date().toISOString()}\n`)
   progress.note(`building (cache key ${plan.key}); full output in ${log}`)
-
   const env = toolchainEnv(plan, cacheDir)
   const run = (argv: string[], cwd: string) => runLogged(argv, { cwd, env, log })
-  const jobs = `-j${os.availableParallelism()}`
-  const sysroot = path.join(work, 'sysroot')
-  const embeddedIn = (root: string) => path.join(root, plan.product.paths.embedded)
-
+  const compile = async (step: string, argv: string[], cwd: string) => {
+    const objects = await PlannedObjects.of(argv, { cwd, env })
+    await progress.step(step, () => run(argv, cwd), { status: () => objects.status() })
+  }
   const unpack = async (spec: SourceSpec) => {
     const fetched = await progress.step(`${spec.id}: fetch ${spec.version}`, () => fetchSource(spec, { cacheDir }))
     return progress.step(`${spec.id}: unpack`, () => extract(fetched.path, path.join(work, spec.id)))
   }
+  return { started, work, log, run, compile, unpack }
+}
 
-  const opensslSrc = await unpack(plan.openssl)
-  await progress.step('openssl: configure', () => run(['perl', './Configure', ...opensslConfigureArgs(plan)], opensslSrc))
-  await progress.step('openssl: make build_sw', () => run(['make', jobs, 'build_sw'], opensslSrc))
-  await progress.step('openssl: install into sysroot', () => run(['make', 'install_sw', `DESTDIR=${sysroot}`], opensslSrc))
+const jobs = () => `-j${os.availableParallelism()}`
 
-  // The FIPS provider may come from another (validated) release than the library.
-  let fipsModule = path.join(opensslSrc, 'providers', 'fips.so')
-  if (plan.provider.id !== plan.openssl.id) {
-    const providerSrc = await unpack(plan.provider)
-    await progress.step('fips provider: configure', () => run(['perl', './Configure', ...opensslConfigureArgs(plan)], providerSrc))
-    // The generated headers (opensslv.h, ...) first: the fips.so target alone does not make them
-    // (the release path failed so until the two-source build ran: make proxy-two-source).
-    await progress.step('fips provider: make build_generated', () => run(['make', jobs, 'build_generated'], providerSrc))
-    await progress.step('fips provider: make fips.so', () => run(['make', jobs, 'providers/fips.so'], providerSrc))
-    fipsModule = path.join(providerSrc, 'providers', 'fips.so')
-  }
+// OpenSSL's shipped files only (libcrypto.so, libssl.so, the openssl command, fips.so): not
+// build_sw, which also compiles the static libraries (a second copy of every libcrypto object),
+// the engines and the legacy provider, none of which is shipped; and no install step: HAProxy
+// compiles against the source tree's headers and links against its libraries.
+const OPENSSL_SHIPPED_TARGETS = ['libcrypto.so', 'libssl.so', 'apps/openssl', 'providers/fips.so']
 
-  const haproxySrc = await unpack(plan.haproxy)
-  const haproxyArgs = haproxyMakeArgs(plan, embeddedIn(sysroot))
-  await progress.step('haproxy: make', () => run(['make', jobs, ...haproxyArgs], haproxySrc))
+async function buildLibraryIntoCache(plan: BuildPlan, cacheDir: string, cached: string, progress: Progress): Promise<void> {
+  const ws = openWorkspace(plan, cacheDir, progress)
+  const opensslSrc = await ws.unpack(plan.openssl)
+  await progress.step('openssl: configure', () => ws.run(['perl', './Configure', ...opensslConfigureArgs(plan), ...LIBRARY_LEAVES_OUT], opensslSrc))
+  // The generated headers first: the targets below do not name them as prerequisites (build_sw
+  // makes them first too).
+  await progress.step('openssl: make build_generated', () => ws.run(['make', jobs(), 'build_generated'], opensslSrc))
+  await ws.compile('openssl: make libraries, openssl, fips.so', ['make', jobs(), ...OPENSSL_SHIPPED_TARGETS], opensslSrc)
 
-  const staging = `${cached}.tmp-${process.pid}`
-  rmSync(staging, { recursive: true, force: true })
-  const tree = embeddedIn(staging)
+  const haproxySrc = await ws.unpack(plan.haproxy)
+  const haproxyArgs = haproxyMakeArgs(plan, opensslSrc)
+  await ws.compile('haproxy: make', ['make', jobs(), ...haproxyArgs], haproxySrc)
+
+  const staging = stagingOf(cached)
+  const tree = embeddedIn(plan, staging)
   await progress.step('assemble tree (strip, openssl.cnf)', async () => {
     const install = async (from: string, to: string, mode: number, strip = false) => {
       mkdirSync(path.dirname(path.join(tree, to)), { recursive: true })
-      if (strip) await run([ZIG, 'objcopy', '--strip-all', from, path.join(tree, to)], work)
+      if (strip) await ws.run([ZIG, 'objcopy', '--strip-all', from, path.join(tree, to)], ws.work)
       else copyFileSync(from, path.join(tree, to))
       chmodSync(path.join(tree, to), mode)
     }
     await install(path.join(haproxySrc, 'haproxy'), 'sbin/haproxy', 0o755, true)
-    await install(path.join(embeddedIn(sysroot), 'bin', 'openssl'), 'bin/openssl', 0o755, true)
-    for (const lib of ['libssl.so.3', 'libcrypto.so.3']) await install(path.join(embeddedIn(sysroot), 'lib', lib), `lib/${lib}`, 0o644, true)
-    // fips.so is shipped exactly as built: the validated module must not be altered after its
-    // build (fipsinstall on the host then records the HMAC of this very file).
-    await install(fipsModule, 'lib/ossl-modules/fips.so', 0o644)
+    await install(path.join(opensslSrc, 'apps', 'openssl'), 'bin/openssl', 0o755, true)
+    for (const lib of ['libssl.so.3', 'libcrypto.so.3']) await install(path.join(opensslSrc, lib), `lib/${lib}`, 0o644, true)
+    await install(path.join(opensslSrc, 'providers', 'fips.so'), FIPS_MODULE, 0o644)
     await install(path.join(haproxySrc, 'LICENSE'), 'share/licenses/haproxy/LICENSE', 0o644)
     await install(path.join(opensslSrc, 'LICENSE.txt'), 'share/licenses/openssl/LICENSE.txt', 0o644)
     mkdirSync(path.join(tree, 'ssl'), { recursive: true })
     const cnf = render(readFileSync(OPENSSL_CNF_TEMPLATE, 'utf8'), { NAME: plan.product.name, EMBEDDED: plan.product.paths.embedded }, 'openssl.cnf')
     writeFileSync(path.join(tree, 'ssl', 'openssl.cnf'), cnf, { mode: 0o644 })
   })
+  await finishIntoCache(plan, ws, staging, cached, progress, { haproxyBuildOptions: haproxyArgs.filter((a) => a.startsWith('USE_') || a.startsWith('TARGET=')) })
+}
 
+// The two-source build: the library's tree as it is, with fips.so compiled from the provider's
+// source (configured as the library is, less what the library leaves out: the provider is built
+// as its release builds it).
+async function buildProviderIntoCache(plan: BuildPlan, libraryTree: string, cacheDir: string, cached: string, progress: Progress): Promise<void> {
+  const ws = openWorkspace(plan, cacheDir, progress)
+  const providerSrc = await ws.unpack(plan.provider)
+  await progress.step('fips provider: configure', () => ws.run(['perl', './Configure', ...opensslConfigureArgs(plan)], providerSrc))
+  // The generated headers (opensslv.h, ...) first: the fips.so target alone does not make them
+  // (the release path failed so until the two-source build ran: make proxy-two-source).
+  await progress.step('fips provider: make build_generated', () => ws.run(['make', jobs(), 'build_generated'], providerSrc))
+  await ws.compile('fips provider: make fips.so', ['make', jobs(), 'providers/fips.so'], providerSrc)
+
+  const staging = stagingOf(cached)
+  const library: BuildReport = JSON.parse(readFileSync(path.join(libraryTree, 'build-report.json'), 'utf8'))
+  await progress.step('assemble tree (library tree + fips.so)', () => {
+    cpSync(libraryTree, staging, { recursive: true, verbatimSymlinks: true })
+    rmSync(path.join(staging, 'build-report.json'))
+    // As built, like the library's own: fipsinstall on the host records the HMAC of this very file.
+    const module = path.join(embeddedIn(plan, staging), FIPS_MODULE)
+    copyFileSync(path.join(providerSrc, 'providers', 'fips.so'), module)
+    chmodSync(module, 0o644)
+  })
+  await finishIntoCache(plan, ws, staging, cached, progress, { haproxyBuildOptions: library.haproxy_build_options, libraryCacheKey: library.cache_key })
+}
+
+const FIPS_MODULE = 'lib/ossl-modules/fips.so'
+const embeddedIn = (plan: BuildPlan, root: string) => path.join(root, plan.product.paths.embedded)
+const stagingOf = (cached: string) => {
+  const staging = `${cached}.tmp-${process.pid}`
+  rmSync(staging, { recursive: true, force: true })
+  return staging
+}
+
+// Checks the staged tree's glibc floor, writes its build report and moves it into the cache.
+async function finishIntoCache(plan: BuildPlan, ws: Workspace, staging: string, cached: string, progress: Progress, extra: { haproxyBuildOptions: string[]; libraryCacheKey?: string }): Promise<void> {
   const glibc = await progress.step('measure glibc floor', () => treeGlibcFloor(staging))
   if (glibc.floor === 'none' || compareVersions(glibc.floor, plan.product.glibcFloor) > 0) {
     const offenders = Object.entries(glibc.files).filter(([, v]) => v !== 'none' && compareVersions(v, plan.product.glibcFloor) > 0)
@@ -183,8 +255,9 @@ async function buildIntoCache(plan: BuildPlan, cacheDir: string, cached: string,
     product: plan.product.name,
     arch: plan.arch.name,
     cache_key: plan.key,
+    ...(extra.libraryCacheKey ? { library_cache_key: extra.libraryCacheKey } : {}),
     built_at: new Date().toISOString(),
-    build_seconds: Math.round((Date.now() - started) / 1000),
+    build_seconds: Math.round((Date.now() - ws.started) / 1000),
     compiler: await compilerVersion(plan),
     target: plan.target,
     components: { haproxy: component(plan.haproxy), openssl: component(plan.openssl), fips_provider: component(plan.provider) },
@@ -201,13 +274,13 @@ async function buildIntoCache(plan: BuildPlan, cacheDir: string, cached: string,
           `not from a release covered by CMVP certificate #4282. Not for a compliant release.`,
     },
     glibc: { required_floor: plan.product.glibcFloor, measured_floor: glibc.floor, files: glibc.files },
-    haproxy_build_options: haproxyArgs.filter((a) => a.startsWith('USE_') || a.startsWith('TARGET=')),
+    haproxy_build_options: extra.haproxyBuildOptions,
   }
   writeFileSync(path.join(staging, 'build-report.json'), `${JSON.stringify(report, null, 2)}\n`)
   rmSync(cached, { recursive: true, force: true })
   renameSync(staging, cached)
-  rmSync(work, { recursive: true, force: true })
-  progress.note(`built in ${formatDuration(Date.now() - started)}`)
+  rmSync(ws.work, { recursive: true, force: true })
+  progress.note(`built in ${formatDuration(Date.now() - ws.started)}`)
 }
 
 const component = (s: SourceSpec) => ({ version: s.version, file: s.file, sha256: s.sha256, license: s.license })
@@ -227,8 +300,9 @@ function toolchainEnv(plan: BuildPlan, cacheDir: string): NodeJS.ProcessEnv {
   }
 }
 
-// $ORIGIN-relative run paths: the binaries find the embedded libssl/libcrypto wherever the tree
-// is (installed under /opt, or unpacked in build/ for the tests), never the system's.
+// Configure options of every OpenSSL build here, the provider's included. $ORIGIN-relative run
+// paths: the binaries find the embedded libssl/libcrypto wherever the tree is (installed under
+// /opt, or unpacked in build/ for the tests), never the system's.
 function opensslConfigureArgs(plan: BuildPlan): string[] {
   const embedded = plan.product.paths.embedded
   return [
@@ -243,13 +317,34 @@ function opensslConfigureArgs(plan: BuildPlan): string[] {
   ]
 }
 
-function haproxyMakeArgs(plan: BuildPlan, sslRoot: string): string[] {
+// What the library leaves out, as nothing shipped uses it: HAProxy (built without USE_ENGINE, and
+// none of these in its sources), the openssl command (fipsinstall; s_server and req in the tests).
+// At run time only the fips and base providers are active (openssl.cnf): the default provider's
+// non-FIPS algorithms are never reachable from the service. Each option here saves objects (README,
+// "Output, cache and logs"). The library's own fips.so keeps its objects, functions (each of the
+// same size) and strings with or without them; only where the linker places the strings and the
+// debug information differ (no-rc2 changed EVP_CIPHER_CTX_ctrl, no-ocb dropped two objects: left
+// in). A provider from another source is configured without these. no-makedepend: zig cc caches a compilation that
+// writes no dependency file, so a rebuild of the same sources (a recipe edit changes the cache
+// key) takes OpenSSL's objects from zig's cache.
+const LIBRARY_LEAVES_OUT = [
+  // Features: engines (HAProxy uses them only with USE_ENGINE), TLS compression, SRP, certificate
+  // transparency, CMS, time stamps, CMP.
+  'no-engine', 'no-comp', 'no-srp', 'no-ct', 'no-cms', 'no-ts', 'no-cmp',
+  // Algorithms that are neither FIPS-approved nor in the FIPS provider.
+  'no-idea', 'no-mdc2', 'no-rc4', 'no-bf', 'no-cast', 'no-seed', 'no-camellia', 'no-aria',
+  'no-sm2', 'no-sm3', 'no-sm4', 'no-whirlpool', 'no-rmd160', 'no-md4', 'no-blake2', 'no-siphash',
+  'no-makedepend',
+]
+
+// opensslSrc: the built OpenSSL source tree (its include/ and its shared libraries).
+function haproxyMakeArgs(plan: BuildPlan, opensslSrc: string): string[] {
   return [
     'TARGET=linux-glibc',
     `CC=${ZIG} cc -target ${plan.target}`,
     'USE_OPENSSL=1',
-    `SSL_INC=${sslRoot}/include`,
-    `SSL_LIB=${sslRoot}/lib`,
+    `SSL_INC=${opensslSrc}/include`,
+    `SSL_LIB=${opensslSrc}`,
     // HAProxy 3.0 speaks the sd_notify protocol itself (no libsystemd): the unit can be Type=notify.
     'USE_SYSTEMD=1',
     // zig's glibc stubs have no libcrypt (only used for encrypted userlist passwords).
