@@ -12,6 +12,7 @@ import { ECS_LAUNCH_TYPES, ecsTaskDefinition, helmValues, operatorSpec } from '.
 import { repoRoot } from '../scripts/lib/paths.ts'
 import { loadProduct } from '../scripts/lib/product.ts'
 import { allPackages } from '../scripts/lib/tools.ts'
+import { typescriptFiles } from './helpers/repo-files.ts'
 
 const PAGES = ['README.md', 'installer/README.md', 'packaging/README.md', 'scripts/README.md', 'test/README.md']
 const read = (file: string) => readFileSync(path.join(repoRoot, file), 'utf8')
@@ -49,10 +50,6 @@ function brokenLinks(page: string): string[] {
     .map((target) => `${page}: ${target}`)
 }
 
-const sources = (dir: string): string[] =>
-  readdirSync(path.join(repoRoot, dir), { withFileTypes: true })
-    .flatMap((e) => (e.isDirectory() ? sources(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []))
-
 // The words of a Makefile line `NAME := a b c` (a variable) or `.PHONY: a b c` (the targets).
 const makeList = (name: string) =>
   new RegExp(`^${name.replace('.', '\\.')}\\s*:=?\\s*(.*)$`, 'm').exec(read('Makefile'))?.[1].trim().split(/\s+/) ?? []
@@ -74,7 +71,7 @@ test("the front page's make deps row names every package of the tool table", (t)
 
 test('the front page names every variable that the toolchain and the harness read', (t) => {
   const readme = read('README.md')
-  const read_ = sources('scripts').concat(['harness', 'matrix', 'bench'].flatMap((d) => sources(path.join('test', d))))
+  const read_ = typescriptFiles('scripts').concat(['harness', 'matrix', 'bench'].flatMap((d) => typescriptFiles(path.join('test', d))))
     .flatMap((file) => [...read(file).matchAll(/process\.env\.([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]))
   t.true(read_.length > 10, `${read_.length} variables found`)
   t.deepEqual(sorted(read_).filter((name) => !new RegExp(`\\b${name}\\b`).test(readme)), [])

@@ -8,9 +8,10 @@
 // And nothing imports an entry point (a file that runs main(): scripts/*.ts, test/harness/*.ts
 // that are run by the Makefile), so that importing a module never runs a build.
 import test from 'ava'
-import { readFileSync, readdirSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { repoRoot } from '../scripts/lib/paths.ts'
+import { typescriptFiles } from './helpers/repo-files.ts'
 
 const LAYERS = [
   { name: 'release', dirs: ['scripts'] },
@@ -43,11 +44,8 @@ function layeringViolations(tree: Map<string, string>): string[] {
       }))
 }
 
-const sources = (dir: string): string[] =>
-  readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []))
-
 const projectTree = () =>
-  new Map(['scripts', 'test'].flatMap((d) => sources(path.join(repoRoot, d))).map((f) => [path.relative(repoRoot, f), readFileSync(f, 'utf8')]))
+  new Map(['scripts', 'test'].flatMap((d) => typescriptFiles(d)).map((f) => [f, readFileSync(path.join(repoRoot, f), 'utf8')]))
 
 test('every import runs down the layers (release <- harness <- tests), and none names an entry point', (t) => {
   const tree = projectTree()

@@ -11,6 +11,7 @@ import path from 'node:path'
 import { type Node, isMap, isScalar, parseDocument } from 'yaml'
 import { $ } from 'zx'
 import { DATADOG_YAML_AWK, repoRoot } from '../scripts/lib/paths.ts'
+import { parseKeys, readKeysCommand } from './helpers/datadog-yaml.ts'
 import { renderedInstaller } from './helpers/installer-lib.ts'
 import { rng } from './helpers/rng.ts'
 import { loadProduct } from '../scripts/lib/product.ts'
@@ -49,11 +50,9 @@ async function patchByInstaller(input: string, mode = 'set') {
   return { code: r.exitCode, out: r.stdout, err: r.stderr }
 }
 
-// mode=get of every key in files, in one awk process per file (a shell loop), as key=value lines.
+// mode=get of every key in file, with the given awk (busybox's through its applet).
 async function readKeys(file: string, keys: string[], awk = 'mawk'): Promise<Record<string, string>> {
-  const program = 'f=$1 a=$2; shift 2; for k; do printf "%s=" "$k"; $a -v mode=get -v key="$k" -f "$0" "$f" | tr "\\n" "|"; echo; done'
-  const r = await $({ quiet: true })`sh -c ${program} ${DATADOG_YAML_AWK} ${file} ${awk === 'busybox' ? 'busybox awk' : AWKS[awk]} ${keys}`
-  return Object.fromEntries(r.stdout.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).replace(/\|$/, '')]))
+  return parseKeys((await $({ quiet: true })`sh -c ${readKeysCommand(DATADOG_YAML_AWK, file, keys, awk === 'busybox' ? 'busybox awk' : AWKS[awk])}`).stdout)
 }
 
 // Every dotted key of a document through its mappings (block or flow), with what the reader must

@@ -135,6 +135,7 @@ async function cachedTree(plan: BuildPlan, cacheDir: string, progress: Progress)
 
 // A build's scratch space (build/work/<arch>/), its log, and its ways of running commands.
 interface Workspace {
+  plan: BuildPlan
   started: number
   work: string
   log: string
@@ -163,7 +164,7 @@ function openWorkspace(plan: BuildPlan, cacheDir: string, progress: Progress): W
     const fetched = await progress.step(`${spec.id}: fetch ${spec.version}`, () => fetchSource(spec, { cacheDir }))
     return progress.step(`${spec.id}: unpack`, () => extract(fetched.path, path.join(work, spec.id)))
   }
-  return { started, work, log, run, compile, unpack }
+  return { plan, started, work, log, run, compile, unpack }
 }
 
 const jobs = () => `-j${os.availableParallelism()}`
@@ -177,11 +178,7 @@ const OPENSSL_SHIPPED_TARGETS = ['libcrypto.so', 'libssl.so', 'apps/openssl', 'p
 async function buildLibraryIntoCache(plan: BuildPlan, cacheDir: string, cached: string, progress: Progress): Promise<void> {
   const ws = openWorkspace(plan, cacheDir, progress)
   const opensslSrc = await ws.unpack(plan.openssl)
-  await progress.step('openssl: configure', () => ws.run(['perl', './Configure', ...opensslConfigureArgs(plan), ...LIBRARY_LEAVES_OUT], opensslSrc))
-  // The generated headers first: the targets below do not name them as prerequisites (build_sw
-  // makes them first too).
-  await progress.step('openssl: make build_generated', () => ws.run(['make', jobs(), 'build_generated'], opensslSrc))
-  await ws.compile('openssl: make libraries, openssl, fips.so', ['make', jobs(), ...OPENSSL_SHIPPED_TARGETS], opensslSrc)
+  await compileOpenssl(ws, progress, opensslSrc, { label: 'openssl', options: LIBRARY_LEAVES_OUT, targets: OPENSSL_SHIPPED_TARGETS, what: 'libraries, openssl, fips.so' })
 
   const haproxySrc = await ws.unpack(plan.haproxy)
   const haproxyArgs = haproxyMakeArgs(plan, opensslSrc)
@@ -215,11 +212,7 @@ async function buildLibraryIntoCache(plan: BuildPlan, cacheDir: string, cached: 
 async function buildProviderIntoCache(plan: BuildPlan, libraryTree: string, cacheDir: string, cached: string, progress: Progress): Promise<void> {
   const ws = openWorkspace(plan, cacheDir, progress)
   const providerSrc = await ws.unpack(plan.provider)
-  await progress.step('fips provider: configure', () => ws.run(['perl', './Configure', ...opensslConfigureArgs(plan)], providerSrc))
-  // The generated headers (opensslv.h, ...) first: the fips.so target alone does not make them
-  // (the release path failed so until the two-source build ran: make proxy-two-source).
-  await progress.step('fips provider: make build_generated', () => ws.run(['make', jobs(), 'build_generated'], providerSrc))
-  await ws.compile('fips provider: make fips.so', ['make', jobs(), 'providers/fips.so'], providerSrc)
+  await compileOpenssl(ws, progress, providerSrc, { label: 'fips provider', options: [], targets: ['providers/fips.so'], what: 'fips.so' })
 
   const staging = stagingOf(cached)
   const library: BuildReport = JSON.parse(readFileSync(path.join(libraryTree, 'build-report.json'), 'utf8'))
@@ -232,6 +225,15 @@ async function buildProviderIntoCache(plan: BuildPlan, libraryTree: string, cach
     chmodSync(module, 0o644)
   })
   await finishIntoCache(plan, ws, staging, cached, progress, { haproxyBuildOptions: library.haproxy_build_options, libraryCacheKey: library.cache_key })
+}
+
+// Configures an OpenSSL source (every build's options, plus `options`) and compiles `targets` in
+// it. The generated headers (opensslv.h, ...) first: no target above names them as prerequisites
+// (the release path failed so until the two-source build ran: make proxy-two-source).
+async function compileOpenssl(ws: Workspace, progress: Progress, src: string, build: { label: string; options: string[]; targets: string[]; what: string }): Promise<void> {
+  await progress.step(`${build.label}: configure`, () => ws.run(['perl', './Configure', ...opensslConfigureArgs(ws.plan), ...build.options], src))
+  await progress.step(`${build.label}: make build_generated`, () => ws.run(['make', jobs(), 'build_generated'], src))
+  await ws.compile(`${build.label}: make ${build.what}`, ['make', jobs(), ...build.targets], src)
 }
 
 const FIPS_MODULE = 'lib/ossl-modules/fips.so'
@@ -324,9 +326,9 @@ function opensslConfigureArgs(plan: BuildPlan): string[] {
 // "Output, cache and logs"). The library's own fips.so keeps its objects, functions (each of the
 // same size) and strings with or without them; only where the linker places the strings and the
 // debug information differ (no-rc2 changed EVP_CIPHER_CTX_ctrl, no-ocb dropped two objects: left
-// in). A provider from another source is configured without these. no-makedepend: zig cc caches a compilation that
-// writes no dependency file, so a rebuild of the same sources (a recipe edit changes the cache
-// key) takes OpenSSL's objects from zig's cache.
+// in). A provider from another source is configured without these. no-makedepend: zig cc caches a
+// compilation that writes no dependency file, so a rebuild of the same sources (a recipe edit
+// changes the cache key) takes OpenSSL's objects from zig's cache.
 const LIBRARY_LEAVES_OUT = [
   // Features: engines (HAProxy uses them only with USE_ENGINE), TLS compression, SRP, certificate
   // transparency, CMS, time stamps, CMP.

@@ -3,6 +3,7 @@
 // over HTTP as a release publishes them: the packages of dist/ and the FIXTURE Agent package, signed
 // with the key the script trusts. What differs per package format comes from test/matrix/platforms.ts.
 import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync } from 'node:fs'
+import { parseKeys, readKeysCommand } from './datadog-yaml.ts'
 import { fixtureIntakeHosts } from './vendor-dialect.ts'
 import os from 'node:os'
 import path from 'node:path'
@@ -90,7 +91,7 @@ export const statOf = async (h: InstallerHost, file: string) => (await h.sh(`sta
 export const mainPid = async (h: InstallerHost, unit: string) => (await h.sh(`systemctl show -p MainPID --value ${unit}`)).out.trim()
 
 // On the Debian hosts: the installed Agent's version, and the proxy service's environment file.
-export const AGENT_VERSION = "dpkg-query -W -f '${Version}' datadog-agent"
+export const AGENT_VERSION = `dpkg-query -W -f '\${Version}' ${loadProduct().agent.package}`
 export const debEnvFile = (p: Product) => p.packages.find((f) => f.kind === 'deb')!.envFile
 
 // The fips settings the install script writes into datadog.yaml, on the default port range.
@@ -236,8 +237,7 @@ export const stopFixtureIntakeCommand = `{ pkill -f ${FIXTURE_INTAKE_PROCESS} ||
 // Keys of the host's datadog.yaml, read by the reader the package ships (datadog-yaml.awk, mode=get):
 // the one reader of datadog.yaml, the install script's and the self-check's.
 export async function agentYamlValues(h: InstallerHost, p: Product, keys: string[]): Promise<Record<string, string>> {
-  const read = keys.map((k) => `printf '%s=%s\\n' ${k} "$(awk -v mode=get -v key=${k} -f ${datadogYamlAwkPath(p)} ${agentConfig(p)})"`).join('; ')
-  const r = await h.sh(read)
+  const r = await h.sh(readKeysCommand(datadogYamlAwkPath(p), agentConfig(p), keys))
   if (r.code !== 0) throw new Error(`reading ${agentConfig(p)} failed (exit ${r.code}): ${r.err}`)
-  return Object.fromEntries(r.out.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
+  return parseKeys(r.out)
 }
