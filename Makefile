@@ -63,7 +63,7 @@ typecheck: node_modules
 # product definition, versions, tools, sources, the datadog.yaml editor, the install script's
 # functions (rendered in memory), these pages and the CI files (with GitHub's and GitLab's own
 # validators). The first thing to run after an edit; make test runs them too.
-CHECK_TESTS := test/layering.test.ts test/docs.test.ts test/product.test.ts test/version.test.ts test/exec.test.ts test/tools.test.ts test/sources.test.ts test/yaml-patch.test.ts test/installer-lib.test.ts test/ci-files.test.ts
+CHECK_TESTS := test/layering.test.ts test/docs.test.ts test/product.test.ts test/version.test.ts test/exec.test.ts test/tools.test.ts test/sources.test.ts test/yaml-patch.test.ts test/installer-lib.test.ts test/ci-files.test.ts test/signing.test.ts
 check: tools-check typecheck
 	$(AVA) $(CHECK_TESTS)
 

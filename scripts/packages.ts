@@ -11,10 +11,10 @@ import { buildPackages, sourceDateEpoch, summaryTable } from './lib/packages.ts'
 import { buildDir, distDir } from './lib/paths.ts'
 import { loadProduct } from './lib/product.ts'
 import { enforceReleaseGate } from './lib/release-gate.ts'
-import { sign, signingKey } from './lib/signing.ts'
+import { sign, signingKey, withSigningAgent } from './lib/signing.ts'
 import { loadSources } from './lib/sources.ts'
 
-await main(async () => {
+await main(() => withSigningAgent(async () => {
   const product = loadProduct()
   const release = process.env.RELEASE === '1'
   await enforceReleaseGate(product, loadSources(), 'make packages')
@@ -25,4 +25,4 @@ await main(async () => {
   console.log(`\n${summaryTable(packages)}\n`)
   console.log(`${packages.length} packages, SHA256SUMS (signed: SHA256SUMS.asc), manifest.json and sbom.cdx.json in ${distDir}`)
   console.log(`install scripts: ${installers.map((f) => f.replace(`${distDir}/`, '')).join(', ')} (trusting key ${key.fingerprint}${key.throwaway ? ', a throwaway test key' : ''})`)
-})
+}))

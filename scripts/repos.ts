@@ -10,12 +10,12 @@ import { Progress } from './lib/exec.ts'
 import { buildDir, distDir } from './lib/paths.ts'
 import { loadProduct } from './lib/product.ts'
 import { buildRepos } from './lib/repo.ts'
-import { signingKey } from './lib/signing.ts'
+import { signingKey, withSigningAgent } from './lib/signing.ts'
 import { readManifest } from './lib/packages.ts'
 import { enforceReleaseGate } from './lib/release-gate.ts'
 import { loadSources } from './lib/sources.ts'
 
-await main(async () => {
+await main(() => withSigningAgent(async () => {
   const product = loadProduct()
   await enforceReleaseGate(product, loadSources(), 'make repos')
   const manifest = readManifest(distDir)
@@ -31,4 +31,4 @@ await main(async () => {
       log: path.join(buildDir, 'logs', 'repos.log'),
     }))
   console.log(`apt: ${result.apt}\nrpm: ${result.rpm.rhel.join(' ')}\nsuse: ${result.rpm.suse.join(' ')}\nkey: ${result.keyFile} (${key.fingerprint}${key.throwaway ? ', throwaway test key' : ''})`)
-})
+}))

@@ -11,7 +11,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { $ } from 'zx'
 import { cacheDir, repoRoot } from '../scripts/lib/paths.ts'
-import { defaultSigningDir, gnupgHome } from '../scripts/lib/signing.ts'
+import { defaultSigningDir, stopSigningAgent } from '../scripts/lib/signing.ts'
 import { distSnapshot } from './helpers/dist.ts'
 import { BUILD_JOB, ROW_JOB } from './matrix/ci-files.ts'
 
@@ -23,13 +23,13 @@ const PIPELINE_TIMEOUT = '9m'
 // The lines gitlab-ci-local printed for one job (it prefixes each with the job's name).
 const jobLines = (out: string, job: string) => out.split('\n').filter((l) => l.startsWith(`${job} `)).join('\n')
 
-// Stops the gpg-agents that the jobs' signing started (one per job copy with a key), then removes
-// the state directory: an agent whose directory is gone lingers until it notices.
+// Stops any gpg-agent that a job's signing left (one per job copy with a key: a job cut short by the
+// timeout does not stop its own), then removes the state directory: an agent whose directory is gone
+// lingers until it notices.
 async function removeStateDir(): Promise<void> {
   const builds = path.join(STATE_DIR, 'builds')
   for (const job of existsSync(builds) ? readdirSync(builds) : []) {
-    const home = gnupgHome(path.join(builds, job, path.relative(repoRoot, defaultSigningDir)))
-    if (existsSync(home)) await $({ quiet: true, nothrow: true })`gpgconf --homedir ${home} --kill gpg-agent`
+    await stopSigningAgent(path.join(builds, job, path.relative(repoRoot, defaultSigningDir)))
   }
   rmSync(STATE_DIR, { recursive: true, force: true })
 }

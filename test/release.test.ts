@@ -2,7 +2,7 @@
 // release that has none; the scripts refuse before building anything; the SBOM validates against
 // CycloneDX 1.5's published schema and says what each package ships; SHA256SUMS is signed.
 import test from 'ava'
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
@@ -13,7 +13,7 @@ import { distDir, repoRoot } from '../scripts/lib/paths.ts'
 import { loadProduct } from '../scripts/lib/product.ts'
 import { type GateInput, releaseProblems } from '../scripts/lib/release-gate.ts'
 import { validateSbom } from '../scripts/lib/sbom.ts'
-import { signingKey } from '../scripts/lib/signing.ts'
+import { gnupgHome, signingKey, stopSigningAgent } from '../scripts/lib/signing.ts'
 import { loadSources } from '../scripts/lib/sources.ts'
 import { manifest } from './helpers/dist.ts'
 
@@ -137,7 +137,13 @@ test('the SBOM lists every package with its sha256, and what it ships with versi
 test('SHA256SUMS is signed (detached, armored) with the key of the run, and the signature verifies', async (t) => {
   const sums = path.join(distDir, 'SHA256SUMS')
   t.regex(readFileSync(`${sums}.asc`, 'utf8'), /^-----BEGIN PGP SIGNATURE-----/)
-  const home = mkdtempSync(path.join(os.tmpdir(), 'gpg-verify-'))
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'gpg-verify-'))
+  t.teardown(async () => {
+    await stopSigningAgent(dir)
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const home = gnupgHome(dir)
+  mkdirSync(home, { mode: 0o700 })
   await $({ quiet: true, input: (await signingKey()).publicKey })`gpg --homedir ${home} --batch --import`
   const ok = await $(q)`gpg --homedir ${home} --batch --verify ${`${sums}.asc`} ${sums}`
   t.is(ok.exitCode, 0, ok.stderr)

@@ -51,6 +51,23 @@ export async function signingKey(opts: { release?: boolean; dir?: string } = {})
   return { gnupgHome: home, fingerprint: fingerprints[0], publicKey, throwaway: !keyFile }
 }
 
+// gpg starts an agent for a GnuPG home on first use and leaves it running when the build is over.
+// Stops the agent of the key in dir, if any (a later gpg call starts another).
+export async function stopSigningAgent(dir = defaultSigningDir): Promise<void> {
+  const home = gnupgHome(dir)
+  if (existsSync(home)) await $({ quiet: true, nothrow: true })`gpgconf --homedir ${home} --kill gpg-agent`
+}
+
+// Runs fn, then stops the agent of the key in dir, so that an entry point that signs, or a test
+// run, leaves no daemon behind, whether fn succeeds or fails.
+export async function withSigningAgent<T>(fn: () => Promise<T>, dir = defaultSigningDir): Promise<T> {
+  try {
+    return await fn()
+  } finally {
+    await stopSigningAgent(dir)
+  }
+}
+
 // A signature of file by the key (SHA-256, its primary key), armored: detached (default output
 // <file>.asc), or the file itself clear-signed (apt's InRelease).
 export async function sign(file: string, key: SigningKey, log: string, opts: { clear?: boolean; output?: string } = {}): Promise<string> {

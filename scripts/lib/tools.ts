@@ -24,8 +24,9 @@ interface Needs {
 }
 
 const NEEDS: Record<Target, Needs> = {
-  // The build-free tier: the install script's functions (rpm's queries, every awk), its shellcheck.
-  check: { commands: { rpm: 'rpm', mawk: 'mawk', gawk: 'gawk', busybox: 'busybox', shellcheck: 'shellcheck', 'dpkg-deb': 'dpkg' } },
+  // The build-free tier: the install script's functions (rpm's queries, every awk), its shellcheck,
+  // the signing key's agent (gpg).
+  check: { commands: { rpm: 'rpm', mawk: 'mawk', gawk: 'gawk', busybox: 'busybox', shellcheck: 'shellcheck', 'dpkg-deb': 'dpkg', gpg: 'gnupg' } },
   // The arm64 tree's self-test runs under qemu with the cross libc.
   proxy: { commands: { ...BUILD, 'qemu-aarch64-static': 'qemu-user-static' }, packages: ['ca-certificates', 'libc6-arm64-cross', 'libgcc-s1-arm64-cross'] },
   packages: { commands: { ...BUILD, ...PACKAGING } },

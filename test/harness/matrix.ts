@@ -16,6 +16,7 @@ import path from 'node:path'
 import { withContainerEngine } from './engine-session.ts'
 import { main } from '../../scripts/lib/main.ts'
 import { distDir } from '../../scripts/lib/paths.ts'
+import { withSigningAgent } from '../../scripts/lib/signing.ts'
 import { type MatrixRow, loadMatrix } from '../matrix/definition.ts'
 import { missingRowInputs } from '../matrix/row-inputs.ts'
 import { resultsMarkdown, runMatrix, writeReports } from '../matrix/runner.ts'
@@ -44,11 +45,12 @@ await main(async () => {
   if (unknown.length) throw new Error(`MATRIX_ROWS: unknown rows ${unknown.join(', ')} (see test/matrix/matrix.yaml)`)
   const rows = wanted ? all.filter((r) => wanted.includes(r.id)) : all
   const started = Date.now()
-  const results = await withContainerEngine(() => runMatrix({
+  // The rows sign their served trees (and a tampered one) with the build's key.
+  const results = await withSigningAgent(() => withContainerEngine(() => runMatrix({
     rows,
     jobs: Number(process.env.MATRIX_JOBS || 2),
     rowTimeoutSeconds: Number(process.env.MATRIX_ROW_TIMEOUT || 900),
-  }))
+  })))
   const files = writeReports(results, path.join(distDir, 'matrix'))
   console.log(`\n${resultsMarkdown(results)}`)
   const ran = results.filter((r) => r.status !== 'not run')
