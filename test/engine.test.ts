@@ -5,7 +5,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { $ } from 'zx'
-import { dockerAnswers, requestedEngine } from './harness/containers.ts'
+import { repoRoot } from '../scripts/lib/paths.ts'
+import { dockerAnswers, requestedEngine, settlesWithin } from './harness/containers.ts'
 import { OUTER_RUN, mountTableChanges, withContainerEngine } from './harness/engine-session.ts'
 
 test('MATRIX_ENGINE is docker by default, docker or podman when set, and nothing else', (t) => {
@@ -22,6 +23,22 @@ test('a change of the mount table is named, line by line, added and removed', (t
   // The cgroup tmpfs remounted read-only: another line, with another mount ID.
   const after = [before[0], '41 22 0:26 / /sys/fs/cgroup ro - cgroup2 cgroup2 ro', '42 1 0:40 / /tmp/x rw - tmpfs none rw']
   t.deepEqual(mountTableChanges(before, after), [`+ ${after[1]}`, `+ ${after[2]}`, `- ${before[1]}`])
+})
+
+test('settlesWithin: true for a promise that settles (either way) in time, false for one that does not', async (t) => {
+  t.true(await settlesWithin(Promise.resolve(), 1000))
+  t.true(await settlesWithin(Promise.reject(new Error('settled by failing')), 1000))
+  t.false(await settlesWithin(new Promise(() => {}), 50))
+})
+
+// The daemon's stop waits for its exit with a 30 s bound: a timer left pending kept each test run
+// and matrix alive 30 s after its dockerd had gone. Here the bound is 10 min, and the process that
+// waited must end by itself long before it.
+test('settlesWithin leaves no timer behind: a process that waited with a 10 min bound ends as soon as its work is done', async (t) => {
+  const script = `import { settlesWithin } from './test/harness/containers.ts'; settlesWithin(Promise.resolve(), 600_000).then((done) => console.log(done))`
+  const r = await $({ quiet: true, nothrow: true, cwd: repoRoot, timeout: '60s' })`node_modules/.bin/tsx --eval ${script}`
+  t.is(r.exitCode, 0, `ended with ${r.exitCode} (143: killed at 60 s, the process waited for the timer)`)
+  t.is(r.stdout.trim(), 'true', r.stderr)
 })
 
 test.serial('MATRIX_ENGINE=docker with no daemon answering: the run starts its own, then stops it and leaves nothing', async (t) => {

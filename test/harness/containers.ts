@@ -11,6 +11,18 @@ import { $, type ProcessOutput } from 'zx'
 import { runLogged } from '../../scripts/lib/exec.ts'
 import { buildDir } from '../../scripts/lib/paths.ts'
 
+// Whether p settles within ms. The timer is cleared when it does: a pending timer keeps node alive,
+// and a 30 s one once held every test run and matrix for 30 s after its Docker daemon had stopped.
+export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), ms) })
+  try {
+    return await Promise.race([p.then(() => true, () => true), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 export type EngineName = 'docker' | 'podman'
 
 export interface Engine {

@@ -11,7 +11,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } fro
 import os from 'node:os'
 import path from 'node:path'
 import { $ } from 'zx'
-import { dockerAnswers, requestedEngine } from './containers.ts'
+import { dockerAnswers, requestedEngine, settlesWithin } from './containers.ts'
 import { formatDuration, withLock } from '../../scripts/lib/exec.ts'
 import { buildDir, cacheDir } from '../../scripts/lib/paths.ts'
 
@@ -63,7 +63,7 @@ async function startDockerd(dataRoot: string, log: (line: string) => void): Prom
     if (!gone) {
       child.kill('SIGTERM')
       // dockerd stops its containers and containerd, and unmounts its data-root, before it exits.
-      if (await Promise.race([exited.then(() => true), sleep(30_000).then(() => false)]) === false) {
+      if (!(await settlesWithin(exited, 30_000))) {
         child.kill('SIGKILL')
         await exited
       }

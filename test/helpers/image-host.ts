@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { $ } from 'zx'
-import { type Engine, forceRemoveArgs } from '../harness/containers.ts'
+import { type Engine, forceRemoveArgs, settlesWithin } from '../harness/containers.ts'
 import { dockerLoadTags, imageArchive, imageName } from '../../scripts/lib/image.ts'
 import { distDir, repoRoot } from '../../scripts/lib/paths.ts'
 import type { Product } from '../../scripts/lib/product.ts'
@@ -82,7 +82,7 @@ export class Peer {
     if (this.child.exitCode !== null) return
     const exited = new Promise((resolve) => this.child.once('exit', resolve))
     this.child.stdin!.end()
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 3000))])
+    await settlesWithin(exited, 3000)
     this.child.kill('SIGKILL')
   }
 }
