@@ -1,7 +1,7 @@
 // The container engine of a run (MATRIX_ENGINE) and the guarantee that a run leaves the host's
 // mount table as it found it (checked by the outermost run: one inside another leaves it to that).
 import test from 'ava'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { $ } from 'zx'
@@ -41,8 +41,19 @@ test('settlesWithin leaves no timer behind: a process that waited with a 10 min 
   t.is(r.stdout.trim(), 'true', r.stderr)
 })
 
+// Saves these variables of process.env; the function returned puts them back (unset where unset).
+function savedEnv(...names: string[]): () => void {
+  const saved = names.map((name) => [name, process.env[name]] as const)
+  return () => {
+    for (const [name, value] of saved) {
+      if (value === undefined) delete process.env[name]
+      else process.env[name] = value
+    }
+  }
+}
+
 test.serial('MATRIX_ENGINE=docker with no daemon answering: the run starts its own, then stops it and leaves nothing', async (t) => {
-  const saved = { MATRIX_ENGINE: process.env.MATRIX_ENGINE, DOCKER_HOST: process.env.DOCKER_HOST, DD_FIPS_CACHE_DIR: process.env.DD_FIPS_CACHE_DIR }
+  const restoreEnv = savedEnv('MATRIX_ENGINE', 'DOCKER_HOST', 'DD_FIPS_CACHE_DIR')
   // A cache of its own, so that this daemon never shares a data-root with one serving other tests.
   const cache = mkdtempSync(path.join(os.tmpdir(), 'engine-test-'))
   Object.assign(process.env, { MATRIX_ENGINE: 'docker', DOCKER_HOST: 'unix:///nonexistent/docker.sock', DD_FIPS_CACHE_DIR: cache })
@@ -61,10 +72,7 @@ test.serial('MATRIX_ENGINE=docker with no daemon answering: the run starts its o
     const left = await $({ nothrow: true, quiet: true })`pgrep -f ${`dockerd --data-root ${root}`}`
     t.is(left.stdout, '', 'no dockerd is left')
   } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k]
-      else process.env[k] = v
-    }
+    restoreEnv()
     rmSync(cache, { recursive: true, force: true })
   }
 })
@@ -85,7 +93,7 @@ async function withMountLeftBehind(run: (mount: () => Promise<void>) => Promise<
 }
 
 test.serial('a run fails on a mount it left behind; inside another run, it leaves that check to the outer one', async (t) => {
-  const saved = { MATRIX_ENGINE: process.env.MATRIX_ENGINE, [OUTER_RUN]: process.env[OUTER_RUN] }
+  const restoreEnv = savedEnv('MATRIX_ENGINE', OUTER_RUN)
   // podman: no daemon to start; the test suite itself runs inside a run (test/harness/with-engine.ts).
   process.env.MATRIX_ENGINE = 'podman'
   try {
@@ -100,9 +108,43 @@ test.serial('a run fails on a mount it left behind; inside another run, it leave
     t.is(inside.error, undefined)
     t.is(process.env[OUTER_RUN], 'an outer run', 'an inner run leaves the outer one\'s mark')
   } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k]
-      else process.env[k] = v
+    restoreEnv()
+  }
+})
+
+test.serial("a run's temporary files go in a directory of its own (TMPDIR), removed when it ends, but never through a mount left in it", async (t) => {
+  const outerTmpdir = process.env.TMPDIR
+  const restoreEnv = savedEnv('MATRIX_ENGINE')
+  process.env.MATRIX_ENGINE = 'podman'
+  try {
+    let runTmp = ''
+    await withContainerEngine(async () => {
+      runTmp = os.tmpdir()
+      const made = (await $({ quiet: true })`mktemp -d`).stdout.trim()
+      t.true(made.startsWith(`${runTmp}/`), `a tool the run starts makes ${made} in the run's ${runTmp}`)
+      writeFileSync(path.join(runTmp, 'left-behind'), '')
+    }, () => {})
+    t.not(runTmp, os.tmpdir())
+    t.false(existsSync(runTmp), 'removed, with what the run left in it')
+    t.is(process.env.TMPDIR, outerTmpdir, 'TMPDIR is given back')
+
+    // The suite runs inside a run (with-engine.ts), so this one leaves the mount check to it.
+    const lines: string[] = []
+    let mounted = ''
+    await withContainerEngine(async () => {
+      mounted = path.join(os.tmpdir(), 'mounted')
+      mkdirSync(mounted)
+      await $({ quiet: true })`mount -t tmpfs dd-fips-engine-test ${mounted}`
+      writeFileSync(path.join(mounted, 'kept'), '')
+    }, (line) => lines.push(line))
+    try {
+      t.true(existsSync(path.join(mounted, 'kept')), 'what is under the mount is kept')
+      t.deepEqual(lines, [`[run] ${path.dirname(mounted)} not removed: ${mounted} still mounted under it`])
+    } finally {
+      await $({ quiet: true, nothrow: true })`umount ${mounted}`
+      rmSync(path.dirname(mounted), { recursive: true, force: true })
     }
+  } finally {
+    restoreEnv()
   }
 })

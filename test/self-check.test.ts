@@ -7,7 +7,7 @@
 import test, { type ExecutionContext } from 'ava'
 import { loadProduct, liveConfig, selfCheckPath } from '../scripts/lib/product.ts'
 import { PLATFORMS } from './matrix/platforms.ts'
-import { type InstallerHost, type ShResult, addFixtureIntakes, fipsInstallEnv, serveFixtureIntake, stopFixtureIntakeCommand, testRepository, withInstallerHost } from './helpers/installer-host.ts'
+import { type InstallerHost, type ShResult, fipsInstallEnv, serveFixtureIntake, stopFixtureIntakeCommand, withInstallerHost } from './helpers/installer-host.ts'
 
 const product = loadProduct()
 const CHECK = selfCheckPath(product)
@@ -16,10 +16,6 @@ const relays = product.ports.services.filter((s) => s.kind === 'relay')
 const backends = relays.reduce((n, s) => n + 1 + s.routes.length, 0)
 const cnf = `${product.paths.embedded}/ssl/fipsmodule.cnf`
 const metricsPort = relays[0].port
-
-test.before(async () => {
-  await addFixtureIntakes(await testRepository(), product)
-})
 
 // Runs the self-check until `done` holds for its result (HAProxy's checks take a few seconds to
 // see an intake go down), at most 30 s; the last result.

@@ -6,18 +6,12 @@
 import test from 'ava'
 import { configDirCaBundle, liveConfig, loadProduct, runHaproxyPath } from '../scripts/lib/product.ts'
 import { PLATFORMS } from './matrix/platforms.ts'
-import { addFixtureIntakes, fipsInstallEnv, serveFixtureIntake, testRepository, withInstallerHost } from './helpers/installer-host.ts'
-import { caBundleLinkTarget, keepVendorConfigCommand, serveVendorDialect, vendorDialectHosts, vendorResolutionFromLibcCommand } from './helpers/vendor-dialect.ts'
+import { fipsInstallEnv, serveFixtureIntake, withInstallerHost } from './helpers/installer-host.ts'
+import { caBundleLinkTarget, keepVendorConfigCommand, vendorDialectHosts, vendorResolutionFromLibcCommand } from './helpers/vendor-dialect.ts'
 
 const product = loadProduct()
 const deb = product.packages.find((f) => f.kind === 'deb')!
 const RESERVED_PORT = product.ports.services.find((s) => s.kind === 'reserved')!.port
-
-test.before(async () => {
-  const served = await testRepository()
-  await addFixtureIntakes(served, product)
-  serveVendorDialect(served)
-})
 
 test.serial("Debian host: a vendor-dialect live config is kept by our package's install, and the proxy runs on it and relays", async (t) => {
   await withInstallerHost(async (h) => {

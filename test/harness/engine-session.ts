@@ -5,7 +5,9 @@
 // the exec-root, socket and pid file in a fresh temporary directory, no iptables, no bridge (the
 // containers run with --network none). It is stopped, and its directory removed, when the run
 // ends. Either way, the host's mount table must be the one it had before the run: a systemd
-// container once remounted the host's cgroup tmpfs read-only, and nothing else would notice.
+// container once remounted the host's cgroup tmpfs read-only, and nothing else would notice. And
+// the run's temporary files go: TMPDIR is a directory of the run's own, removed when it ends (the
+// tests' and their tools' temporary directories once piled up to 25 GB in /tmp).
 import { spawn } from 'node:child_process'
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
@@ -104,14 +106,38 @@ async function withOwnDockerd<T>(fn: () => Promise<T>, log: (line: string) => vo
   })
 }
 
+// Set with TMPDIR for the run's processes: what they may share for the run's length (one test
+// repository for every test process) goes there.
+export const RUN_TMPDIR = 'DD_FIPS_RUN_TMPDIR'
+
+// Runs fn with TMPDIR (and so os.tmpdir()) a fresh directory, then removes it; but never through a
+// mount that fn left under it: that stays, named, for its owner to unmount.
+async function withRunTmpdir<T>(fn: () => Promise<T>, log: (line: string) => void): Promise<T> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dd-fips-run-'))
+  const previous = { TMPDIR: process.env.TMPDIR, [RUN_TMPDIR]: process.env[RUN_TMPDIR] }
+  Object.assign(process.env, { TMPDIR: dir, [RUN_TMPDIR]: dir })
+  try {
+    return await fn()
+  } finally {
+    for (const [name, value] of Object.entries(previous)) {
+      if (value === undefined) delete process.env[name]
+      else process.env[name] = value
+    }
+    const mounted = mountsUnder(dir)
+    if (mounted.length) log(`[run] ${dir} not removed: ${mounted.join(', ')} still mounted under it`)
+    else rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 // Set for a run's children: a run started inside another (a CI job that a test runs, running make
 // matrix in turn) leaves the check of the mount table to the outer run, whose check covers it, and
 // during which other tests' containers come and go.
 export const OUTER_RUN = 'DD_FIPS_ENGINE_RUN'
 
 // Runs fn with the engine of MATRIX_ENGINE available (DOCKER_HOST set for fn and its children
-// when this run started the daemon), then stops what it started, and fails if the host's mount
-// table changed (unless it runs inside another run).
+// when this run started the daemon) and a temporary directory of its own (TMPDIR), then stops what
+// it started, removes that directory, and fails if the host's mount table changed (unless it runs
+// inside another run).
 export async function withContainerEngine<T>(fn: () => Promise<T>, log: (line: string) => void = console.error): Promise<T> {
   const insideAnother = process.env[OUTER_RUN] !== undefined
   const before = mountTable()
@@ -119,7 +145,9 @@ export async function withContainerEngine<T>(fn: () => Promise<T>, log: (line: s
   let result: T | undefined
   if (!insideAnother) process.env[OUTER_RUN] = String(process.pid)
   try {
-    result = requestedEngine() === 'docker' && !(await dockerAnswers()) ? await withOwnDockerd(fn, log) : await fn()
+    // The daemon's socket directory is made before TMPDIR moves: it outlives fn.
+    const run = () => withRunTmpdir(fn, log)
+    result = requestedEngine() === 'docker' && !(await dockerAnswers()) ? await withOwnDockerd(run, log) : await run()
   } catch (err) {
     failure = err
   } finally {

@@ -2,13 +2,14 @@
 // any supported distribution, no network but its loopback, where the test repositories are served
 // over HTTP as a release publishes them: the packages of dist/ and the FIXTURE Agent package, signed
 // with the key the script trusts. What differs per package format comes from test/matrix/platforms.ts.
-import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync } from 'node:fs'
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync } from 'node:fs'
 import { parseKeys, readKeysCommand } from './datadog-yaml.ts'
-import { fixtureIntakeHosts } from './vendor-dialect.ts'
+import { fixtureIntakeHosts, serveVendorDialect } from './vendor-dialect.ts'
 import os from 'node:os'
 import path from 'node:path'
 import { parse } from 'yaml'
 import { importImage, startSystemd, type Container } from '../harness/containers.ts'
+import { RUN_TMPDIR } from '../harness/engine-session.ts'
 import { cacheDir, distDir } from '../../scripts/lib/paths.ts'
 import { type Product, agentConfig, datadogYamlAwkPath, liveConfig, loadProduct } from '../../scripts/lib/product.ts'
 import { buildRepos, rpmRepoPaths } from '../../scripts/lib/repo.ts'
@@ -32,9 +33,27 @@ let repoPromise: Promise<string> | undefined
 // The packages of dist/ (this release) of one format.
 export const releasePackages = (format: string) => manifest().packages.filter((p) => p.format === format).map((p) => path.join(distDir, p.file))
 
-// The served tree: the repositories of dist/ plus the install script, as a release publishes them.
+// The served tree: the repositories of dist/ plus the install script, as a release publishes them,
+// and beside them both FIXTURE intakes and the vendor-dialect FIXTURE config; its users only read it.
+// Within a run (RUN_TMPDIR) the test processes share one: a process that finds none builds its own
+// and moves it into place, unless another got there first.
 export function testRepository(): Promise<string> {
-  repoPromise ??= servedTree(releasePackages)
+  repoPromise ??= (async () => {
+    const runDir = process.env[RUN_TMPDIR]
+    const shared = runDir && path.join(runDir, 'test-repository')
+    if (shared && existsSync(shared)) return shared
+    const product = loadProduct()
+    const served = await servedTree(releasePackages)
+    await addFixtureIntakes(served, product)
+    serveVendorDialect(served)
+    if (!shared) return served
+    try {
+      renameSync(served, shared)
+    } catch (e) {
+      if (!['EEXIST', 'ENOTEMPTY'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e
+    }
+    return shared
+  })()
   return repoPromise
 }
 
@@ -201,7 +220,7 @@ export async function withInstallerHost<T>(fn: (h: InstallerHost) => Promise<T>,
 export const FIXTURE_INTAKE = { trusted: 'fixture-intake', untrusted: 'fixture-intake-untrusted' }
 
 // Writes both intakes' files into the served tree (certificates for every upstream host).
-export async function addFixtureIntakes(served: string, p: Product): Promise<void> {
+async function addFixtureIntakes(served: string, p: Product): Promise<void> {
   await fixtureIntake(path.join(served, FIXTURE_INTAKE.trusted), fixtureIntakeHosts(p))
   await fixtureIntake(path.join(served, FIXTURE_INTAKE.untrusted), fixtureIntakeHosts(p))
 }

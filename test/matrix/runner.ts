@@ -12,7 +12,7 @@ import { packageVersion } from '../../scripts/lib/packages.ts'
 import { type PackageFormat, type Product, configDirCaBundle, exampleConfig, fipsinstallPath, liveConfig, loadProduct, runHaproxyPath, selfCheckPath } from '../../scripts/lib/product.ts'
 import { distPackage } from '../helpers/dist.ts'
 import { buildDir } from '../../scripts/lib/paths.ts'
-import { type InstallerHost, addFixtureIntakes, agentYamlValues, containerHost, debianImage, fipsInstallEnv, releasePackages, serveFixtureIntake, servedTree, testRepository } from '../helpers/installer-host.ts'
+import { type InstallerHost, agentYamlValues, containerHost, debianImage, fipsInstallEnv, releasePackages, serveFixtureIntake, servedTree, testRepository } from '../helpers/installer-host.ts'
 import { FIXTURE_AGENT_VERSION, FIXTURE_POSTINST_HOLD } from '../fixtures/datadog-agent/fixture-agent.ts'
 import { type Assertion, type Check, Collector } from './checks.ts'
 import { NEXT_VERSION, buildNextPackages, debianChroot, rpmRootScenario } from './chroot-scenarios.ts'
@@ -21,7 +21,7 @@ import { type Platform, platform, prepareScript } from './platforms.ts'
 import { ROW_ARCH } from './row-inputs.ts'
 import { becomeRpmHost, standInDescription, standInImage, standInPlatform } from './stand-ins.ts'
 import { type TamperedTrees, tamperedTrees } from './tampered.ts'
-import { caBundleLinkTarget, keepVendorConfigCommand, serveVendorDialect, vendorResolutionFromLibcCommand } from '../helpers/vendor-dialect.ts'
+import { caBundleLinkTarget, keepVendorConfigCommand, vendorResolutionFromLibcCommand } from '../helpers/vendor-dialect.ts'
 
 export interface RowResult {
   row: MatrixRow
@@ -325,8 +325,6 @@ export async function runMatrix(opts: MatrixOptions, log: (line: string) => void
     context: () => ctx ??= (async () => {
       const nextPackage = await sources.nextPackages()
       const served = await testRepository()
-      await addFixtureIntakes(served, product)
-      serveVendorDialect(served)
       return { product, beforeInstall: opts.beforeInstall, served, next: await servedTree((format) => [...releasePackages(format), nextPackage(format)]) }
     })(),
     tampered: () => tampered ??= sources.context().then((c) => tamperedTrees(c.served, product)),
