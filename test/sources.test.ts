@@ -1,6 +1,6 @@
 import test from 'ava'
 import { createServer } from 'node:http'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -10,6 +10,7 @@ import {
   SourcesError,
   type SourceSpec,
   configuredDebianMirrors,
+  downloadDebianBinaries,
   fetchSource,
   loadSources,
   parseSourceRecords,
@@ -106,4 +107,17 @@ test('Debian source records are parsed with their sha256 file list', (t) => {
   t.is(records.length, 1)
   t.is(records[0].directory, 'pool/main/h/haproxy')
   t.deepEqual(records[0].files.map((f) => f.name), ['haproxy_3.0.11.orig.tar.gz', 'haproxy_3.0.11-1.debian.tar.xz'])
+})
+
+// Reaches the machine's configured Debian mirror (as make image does), with a cache of its own.
+test('base packages downloaded side by side in one process share one index update: apt would refuse a second on the same lists', async (t) => {
+  const cache = mkdtempSync(path.join(os.tmpdir(), 'apt-binary-test-'))
+  t.teardown(() => rmSync(cache, { recursive: true, force: true }))
+  const [first, second] = await Promise.all([
+    downloadDebianBinaries(['dash'], 'arm64', 'bookworm', cache),
+    downloadDebianBinaries(['dash'], 'arm64', 'bookworm', cache),
+  ])
+  t.is(first.length, 1)
+  t.deepEqual(second, first)
+  t.true(existsSync(first[0].file), first[0].file)
 })

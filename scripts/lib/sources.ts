@@ -190,19 +190,29 @@ function privateApt(aptDir: string, arch?: string): string[] {
   ]
 }
 
-const updatedAptDirs = new Set<string>()
+// One update per index and process, shared by callers that come while it runs: apt refuses, rather
+// than waits for, a second apt-get update on a lists directory that another holds (the image tests
+// downloading base packages side by side once failed so).
+const indexUpdates = new Map<string, Promise<void>>()
 
 // Refreshes the private index of `type` (deb-src: source packages; deb: binaries of `arch`).
-async function updateIndex(aptDir: string, mirrors: DebianMirror[], suite: string, type: 'deb' | 'deb-src', arch?: string): Promise<void> {
+function updateIndex(aptDir: string, mirrors: DebianMirror[], suite: string, type: 'deb' | 'deb-src', arch?: string): Promise<void> {
   const list = mirrors
     .map((m) => `${type} ${m.signedBy ? `[signed-by=${m.signedBy}] ` : ''}${m.uri} ${suite} main`)
     .join('\n')
   const key = `${aptDir}\n${list}`
-  if (updatedAptDirs.has(key)) return
-  for (const d of ['lists/partial', 'cache/archives/partial']) mkdirSync(path.join(aptDir, d), { recursive: true })
-  writeFileSync(path.join(aptDir, 'sources.list'), `${list}\n`)
-  await $({ quiet: true })`apt-get ${privateApt(aptDir, arch)} update`
-  updatedAptDirs.add(key)
+  let update = indexUpdates.get(key)
+  if (!update) {
+    update = (async () => {
+      for (const d of ['lists/partial', 'cache/archives/partial']) mkdirSync(path.join(aptDir, d), { recursive: true })
+      writeFileSync(path.join(aptDir, 'sources.list'), `${list}\n`)
+      await $({ quiet: true })`apt-get ${privateApt(aptDir, arch)} update`
+    })()
+    indexUpdates.set(key, update)
+    // A failed update is tried again by the next caller.
+    update.catch(() => indexUpdates.delete(key))
+  }
+  return update
 }
 
 export interface DebianBinary {
