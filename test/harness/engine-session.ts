@@ -87,20 +87,31 @@ async function startDockerd(dataRoot: string, log: (line: string) => void): Prom
   throw new Error(`dockerd did not answer on ${host} within 30 s; its output is in ${logFile} (make deps installs docker.io)`)
 }
 
+// Runs fn with these variables set in process.env (and so for the processes it starts), then gives
+// back the values they had, unset where unset.
+async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  const previous = Object.keys(vars).map((name) => [name, process.env[name]] as const)
+  Object.assign(process.env, vars)
+  try {
+    return await fn()
+  } finally {
+    for (const [name, value] of previous) {
+      if (value === undefined) delete process.env[name]
+      else process.env[name] = value
+    }
+  }
+}
+
 // Runs fn with a dockerd of its own (DOCKER_HOST set for fn and its children, then given back). One
 // such daemon at a time on the data-root: a second one would corrupt it.
 async function withOwnDockerd<T>(fn: () => Promise<T>, log: (line: string) => void): Promise<T> {
   const dataRoot = path.join(cacheDir(), 'docker')
   return withLock(path.join(dataRoot, 'harness.lock'), `a harness Docker daemon on ${dataRoot}`, async () => {
     const daemon = await startDockerd(dataRoot, log)
-    const previousHost = process.env.DOCKER_HOST
-    process.env.DOCKER_HOST = daemon.host
     try {
-      return await fn()
+      return await withEnv({ DOCKER_HOST: daemon.host }, fn)
     } finally {
       await daemon.stop()
-      if (previousHost === undefined) delete process.env.DOCKER_HOST
-      else process.env.DOCKER_HOST = previousHost
       log('[engine] dockerd stopped')
     }
   })
@@ -114,15 +125,9 @@ export const RUN_TMPDIR = 'DD_FIPS_RUN_TMPDIR'
 // mount that fn left under it: that stays, named, for its owner to unmount.
 async function withRunTmpdir<T>(fn: () => Promise<T>, log: (line: string) => void): Promise<T> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dd-fips-run-'))
-  const previous = { TMPDIR: process.env.TMPDIR, [RUN_TMPDIR]: process.env[RUN_TMPDIR] }
-  Object.assign(process.env, { TMPDIR: dir, [RUN_TMPDIR]: dir })
   try {
-    return await fn()
+    return await withEnv({ TMPDIR: dir, [RUN_TMPDIR]: dir }, fn)
   } finally {
-    for (const [name, value] of Object.entries(previous)) {
-      if (value === undefined) delete process.env[name]
-      else process.env[name] = value
-    }
     const mounted = mountsUnder(dir)
     if (mounted.length) log(`[run] ${dir} not removed: ${mounted.join(', ')} still mounted under it`)
     else rmSync(dir, { recursive: true, force: true })
